@@ -1,0 +1,1 @@
+"""Implementations of the ports. Vendor libraries are imported here only, and lazily."""

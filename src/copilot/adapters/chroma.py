@@ -1,0 +1,113 @@
+"""Chroma vector index: PersistentClient under the data dir, or HttpClient for a server.
+
+We always pass our own embeddings: Chroma's default embedding function downloads a model and
+fails offline, so collections are created with ``embedding_function=None``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..errors import ConfigError, IndexUnavailable
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 5461  # Chroma's per-call record limit
+
+
+def make_client(persist_dir: Path | None, url: str | None):
+    import chromadb
+
+    settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise ConfigError(f"COPILOT_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8001")
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        except Exception as exc:
+            raise IndexUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+    assert persist_dir is not None
+    persist_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+
+
+def collection_name(embedder: str, generation: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder).strip("-._") or "emb"
+    return f"chunks-{slug[:80]}-{generation}"
+
+
+class ChromaVectorIndex:
+    """One Chroma collection holding one embedder's vectors."""
+
+    def __init__(self, client, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._col = client.get_or_create_collection(
+            name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None:
+        for i in range(0, len(ids), MAX_BATCH):
+            self._col.upsert(
+                ids=list(ids[i : i + MAX_BATCH]),
+                embeddings=np.asarray(vectors[i : i + MAX_BATCH], dtype=np.float32),
+                metadatas=list(metadatas[i : i + MAX_BATCH]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), MAX_BATCH):
+            self._col.delete(ids=ids[i : i + MAX_BATCH])
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        n = max(1, min(n, self.count()))
+        res = self._col.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=n,
+            where=where or None,
+            include=["distances"],
+        )
+        ids = res["ids"][0] if res["ids"] else []
+        dists = res["distances"][0] if res.get("distances") else [0.0] * len(ids)
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, dists)]
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        res = self._col.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"])}
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        total = self.count()
+        for off in range(0, total, MAX_BATCH):
+            out.update(self._col.get(include=[], limit=MAX_BATCH, offset=off)["ids"])
+        return out
+
+    def drop(self) -> None:
+        try:
+            self.client.delete_collection(self.name)
+        except Exception as exc:  # already gone is fine
+            log.debug("drop collection %s: %s", self.name, exc)
+
+
+def drop_collections_except(client, keep: set[str], prefix: str = "chunks-") -> list[str]:
+    dropped = []
+    for col in client.list_collections():
+        name = col if isinstance(col, str) else col.name
+        if name.startswith(prefix) and name not in keep:
+            client.delete_collection(name)
+            dropped.append(name)
+    return dropped

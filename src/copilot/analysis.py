@@ -1,0 +1,164 @@
+"""Language-aware text analysis: language detection, sentence splitting, lexical tokens.
+
+Japanese is first-class: sentences end at 。！？ (also inside full-width text), quoted
+「…」 speech is never cut, and lexical tokens are content-word lemmas from fugashi + unidic-lite.
+Exact tokens (error codes such as E-203, plan names, SKUs) survive as single tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width ASCII to half-width, half-width kana to full-width), drop zero-widths."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", text)
+
+
+def detect_language(text: str) -> str:
+    """'ja' or 'en'. Any kana, or mostly CJK among letters, means Japanese."""
+    kana = len(_KANA.findall(text))
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    if kana >= 2 or (kana and not latin):
+        return "ja"
+    if cjk and cjk * 2 >= latin:
+        return "ja"
+    return "en"
+
+
+# --- sentences ---------------------------------------------------------------------------
+
+_OPEN = "「『（(【〔［[“"
+_CLOSE = "」』）)】〕］]”"
+_JA_END = "。！？!?"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split into sentences for Japanese and English text.
+
+    Line breaks end a sentence (manuals put list items and table rows on lines). Inside
+    brackets and quotes nothing is cut. English sentences end at . ! ? followed by space.
+    """
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        buf: list[str] = []
+        depth = 0
+        n = len(line)
+        i = 0
+        while i < n:
+            ch = line[i]
+            buf.append(ch)
+            if ch in _OPEN:
+                depth += 1
+            elif ch in _CLOSE and depth:
+                depth -= 1
+            elif depth == 0:
+                end = False
+                if ch in _JA_END:
+                    # keep runs like ！？ and a closing bracket together with the sentence
+                    while i + 1 < n and (line[i + 1] in _JA_END or line[i + 1] in _CLOSE):
+                        i += 1
+                        buf.append(line[i])
+                    end = True
+                elif ch == "." and (i + 1 == n or line[i + 1] == " ") and i > 0:
+                    prev = line[max(0, i - 3) : i]
+                    # do not cut after "e.g", "No", single capitals or digits ("v1.2", "1.")
+                    if not re.search(r"(\be\.g|\bi\.e|\bNo|\bvs|\bMr|\bDr|\b[A-Z]|\d)$", prev):
+                        end = True
+                if end:
+                    s = "".join(buf).strip()
+                    if s:
+                        out.append(s)
+                    buf = []
+            i += 1
+        rest = "".join(buf).strip()
+        if rest:
+            out.append(rest)
+    return out
+
+
+# --- lexical tokens ----------------------------------------------------------------------
+
+# ASCII runs that must match exactly: words, error codes (E-203), SKUs (MH-HUB2), versions.
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_]|[-.](?=[A-Za-z0-9]))*")
+_EN_STOP = frozenset(
+    """a an the and or but if then of to in on at by for with from as is are was were be been
+    being do does did have has had i you he she it we they me my your our their this that these
+    those there here what which who whom how when where why can could should would will shall may
+    might must not no so than too very just about into over after before again any all each some
+    such only own same up down out off please hi hello thanks thank get got im i'm its it's""".split()
+)
+# Parts of speech (unidic pos1) that carry content.
+_JA_CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形容動詞", "副詞", "接頭辞", "形状詞", "代名詞", "感動詞"})
+_JA_STOP_LEMMA = frozenset({"する", "為る", "ある", "有る", "いる", "居る", "なる", "成る", "出来る", "下さる", "れる", "られる", "御", "こと", "もの", "よう", "ため", "これ", "それ", "どう", "何", "さん"})
+
+_tagger_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _tagger():
+    import fugashi  # unidic-lite ships the dictionary inside the wheel
+
+    return fugashi.Tagger()
+
+
+def _en_tokens(word: str) -> list[str]:
+    w = word.lower()
+    if w in _EN_STOP or (len(w) == 1 and not w.isdigit()):
+        return []
+    toks = [w]
+    if "-" in w or "." in w:
+        parts = [p for p in re.split(r"[-.]", w) if p and p not in _EN_STOP and (len(p) > 1 or p.isdigit())]
+        toks.extend(parts)
+    elif len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+        toks.append(w[:-1])  # crude plural folding: "codes" also matches "code"
+    return toks
+
+
+def _ja_tokens(text: str) -> list[str]:
+    with _tagger_lock:  # MeCab taggers are not thread-safe
+        words = list(_tagger()(text))
+    toks: list[str] = []
+    for w in words:
+        f = w.feature
+        pos1 = getattr(f, "pos1", None)
+        if pos1 not in _JA_CONTENT_POS:
+            continue
+        if getattr(f, "pos2", "") in ("数詞",):
+            continue
+        lemma = getattr(f, "lemma", None) or w.surface
+        # unidic lemmas carry readings after a hyphen for some loanwords: "ログイン-login"
+        lemma = lemma.split("-")[0] if lemma and not lemma.isascii() else w.surface
+        if not lemma or lemma in _JA_STOP_LEMMA or lemma.isascii():
+            continue
+        toks.append(lemma)
+    return toks
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for BM25: English words and exact codes, plus Japanese content-word lemmas."""
+    text = normalize(text)
+    toks: list[str] = []
+    pos = 0
+    for m in _ASCII_TOKEN.finditer(text):
+        gap = text[pos : m.start()]
+        if _KANA.search(gap) or _CJK.search(gap):
+            toks.extend(_ja_tokens(gap))
+        toks.extend(_en_tokens(m.group(0)))
+        pos = m.end()
+    tail = text[pos:]
+    if _KANA.search(tail) or _CJK.search(tail):
+        toks.extend(_ja_tokens(tail))
+    return toks

@@ -1,0 +1,171 @@
+"""`copilot` command line. The contract (flags, JSON shapes, exit codes) is in README.md.
+
+Every command takes --json and then prints exactly one JSON document on stdout; logs and
+progress bars go to stderr. Exit codes: 0 ok, 1 failed eval gate, 2 bad input (one line on
+stderr), 3 runtime failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from pydantic import ValidationError  # noqa: E402
+
+from .errors import CopilotError, UserError  # noqa: E402
+
+log = logging.getLogger("copilot")
+EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_RUNTIME = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for any bad input
+        self.exit(EXIT_INPUT, f"copilot: error: {message}\n")
+
+
+def _globals() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("global options")
+    g.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="index and database (env COPILOT_DATA_DIR, default ./var)")
+    g.add_argument("--knowledge-dir", type=Path, default=argparse.SUPPRESS, help="knowledge folder (env COPILOT_KNOWLEDGE_DIR, default ./knowledge)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document on stdout")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logs on stderr")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _globals()
+    parser = _Parser(prog="copilot", description="Support Copilot: grounded replies from your knowledge base.", parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("index", parents=[common], help="index the knowledge folder (only what changed)")
+    p.add_argument("--source", type=Path, help="folder to index (default: the knowledge dir)")
+    p.add_argument("--full", action="store_true", help="rebuild from scratch, re-embedding everything")
+
+    p = sub.add_parser("search", parents=[common], help="hybrid search over the index")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=None, help="number of results (default 5)")
+    p.add_argument("--lang", choices=["ja", "en"], help="only results in this language")
+    p.add_argument("--source", action="append", dest="sources", help="only this file or folder (repeatable)")
+    p.add_argument("--tag", action="append", dest="tags", help="only entries with this tag (repeatable)")
+    p.add_argument("--type", action="append", dest="doc_types", choices=["faq", "manual", "playbook"], help="only this document type")
+
+    sub.add_parser("status", parents=[common], help="what is indexed, and with which embedder")
+
+    p = sub.add_parser("serve", parents=[common], help="serve the REST API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def _settings(args):
+    from .config import Settings
+
+    overrides = {}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "knowledge_dir", None) is not None:
+        overrides["knowledge_dir"] = args.knowledge_dir
+    return Settings(**overrides)
+
+
+def _print(args, data: dict, human: str) -> None:
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(human.rstrip() + "\n")
+    sys.stdout.flush()
+
+
+def _cmd_index(args, copilot) -> int:
+    report = copilot.index(args.source, full=args.full)
+    d = report.to_dict()
+    lines = [
+        f"indexed {d['chunks']} chunks in {d['seconds']}s (version {d['version']})",
+        f"  documents: {d['added']} added, {d['updated']} updated, {d['removed']} removed, {d['unchanged']} unchanged",
+        f"  chunks embedded: {d['embedded']}",
+    ]
+    for e in report.errors:
+        lines.append(f"  skipped {e.path}: {e.reason}")
+    _print(args, d, "\n".join(lines))
+    return EXIT_OK
+
+
+def _cmd_search(args, copilot) -> int:
+    hits = copilot.search(args.query, args.k, lang=args.lang, sources=args.sources, tags=args.tags, doc_types=args.doc_types)
+    data = {"query": args.query, "results": [h.to_dict() for h in hits]}
+    lines = []
+    for h in hits:
+        c = h.chunk
+        snippet = c.text.replace("\n", " ")
+        lines.append(f"{h.rank}. [{c.lang}] {c.source} :: {c.section or c.title}  ({h.score:.4f})\n   {snippet[:160]}")
+    _print(args, data, "\n".join(lines) or "no results")
+    return EXIT_OK
+
+
+def _cmd_status(args, copilot) -> int:
+    st = copilot.status()
+    human = "\n".join(f"{k}: {v}" for k, v in st.items())
+    _print(args, st, human)
+    return EXIT_OK
+
+
+def _cmd_serve(args, copilot) -> int:
+    import uvicorn
+
+    from .api import create_app
+
+    app = create_app(copilot)
+    log.info("serving on http://%s:%d", args.host, args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "serve": _cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        # BLAS/OpenMP threads fight the web server's threads on small machines (measured: 18 vs
+        # ~1,000 searches/s); must be set before numpy or an engine loads. Batch work keeps them.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "urllib3", "sentence_transformers", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        from .service import Copilot
+
+        copilot = Copilot(_settings(args))
+        return COMMANDS[args.command](args, copilot)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        sys.stderr.write(f"copilot: error: setting {loc or '?'}: {err.get('msg')}\n")
+        return EXIT_INPUT
+    except UserError as exc:
+        sys.stderr.write(f"copilot: error: {exc}\n")
+        return EXIT_INPUT
+    except CopilotError as exc:
+        sys.stderr.write(f"copilot: failed: {exc}\n")
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        sys.stderr.write("copilot: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

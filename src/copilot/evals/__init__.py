@@ -1,0 +1,1 @@
+"""Evaluation runners. Retrieval quality now; answers, citations and safety build on it."""

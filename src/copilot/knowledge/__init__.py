@@ -1,0 +1,1 @@
+"""Knowledge ingestion: loaders per format, the Japanese-aware splitter, the incremental indexer."""

@@ -1,0 +1,290 @@
+"""Incremental indexer: only new or changed chunks reach an embedder, and a new index version
+becomes visible in one atomic step.
+
+Order of work (a kill at any point leaves the previous version serving):
+1. load and split every file; diff against the served manifest by document id and version;
+2. add chunk rows to the catalog (content-addressed, insert-only);
+3. per embedder: vectors from the cache, the rest embedded in batches and cached at once;
+   upsert into the Chroma collection (ids not in the served manifest are invisible to readers);
+4. build the lexical index, check a canary query, write versions/<v>/ (via a temp dir);
+5. replace CURRENT; then garbage-collect what neither this nor the previous version uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..adapters.bm25 import Bm25Index
+from ..adapters.chroma import ChromaVectorIndex, collection_name
+from ..analysis import lexical_tokens
+from ..domain import Chunk, Document, IndexReport, content_hash
+from ..errors import IndexUnavailable, InputError
+from .catalog import Catalog, text_key
+from .glossary import Glossary
+from .loaders import load_directory
+from .splitter import Splitter
+from .versions import Layout, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+MANIFEST_FORMAT = 1
+
+
+def _chroma_meta(c: Chunk) -> dict:
+    return {"doc_id": c.doc_id, "source": c.source, "lang": c.lang, "doc_type": c.doc_type}
+
+
+def canary_check(col: ChromaVectorIndex, chunk_id: str, vector: np.ndarray, allowed: set[str]) -> None:
+    """The canary chunk's own vector must find the canary first. A truncated HNSW file gives no
+    error, only bad recall, so this is how damage is noticed."""
+    extra = max(0, col.count() - len(allowed))
+    hits = [i for i, _ in col.query(vector, 5 + extra) if i in allowed]
+    if not hits or hits[0] != chunk_id:
+        raise IndexUnavailable(
+            f"canary query failed on collection {col.name}: expected {chunk_id} first, got {hits[:3]}; "
+            "the vector index is damaged: run `copilot index --full`"
+        )
+
+
+class Indexer:
+    def __init__(self, layout: Layout, catalog: Catalog, client, embedders: list, splitter: Splitter,
+                 *, embed_batch: int = 32, pause_before_publish: float = 0.0) -> None:
+        self.layout = layout
+        self.catalog = catalog
+        self.client = client
+        self.embedders = embedders
+        self.splitter = splitter
+        self.embed_batch = embed_batch
+        self.pause_before_publish = pause_before_publish
+
+    # --- helpers --------------------------------------------------------------------------
+    def _progress_bar(self, total: int, desc: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=None, leave=False)
+
+    def _embed(self, embedder, chunks: list[Chunk], use_cache: bool, report: IndexReport,
+               progress: ProgressFn | None) -> np.ndarray:
+        keys = [text_key(c.embed_text) for c in chunks]
+        cached = self.catalog.cached_vectors(embedder.name, keys) if use_cache else {}
+        todo: list[int] = []
+        seen: set[str] = set()
+        for i, k in enumerate(keys):
+            if k not in cached and k not in seen:
+                todo.append(i)
+                seen.add(k)
+        if todo:
+            log.info("embedding %d chunks with %s", len(todo), embedder.name)
+            bar = self._progress_bar(len(todo), f"embed {embedder.name}")
+            try:
+                for start in range(0, len(todo), self.embed_batch):
+                    batch = todo[start : start + self.embed_batch]
+                    vecs = embedder.embed_documents([chunks[i].embed_text for i in batch])
+                    bkeys = [keys[i] for i in batch]
+                    self.catalog.put_vectors(embedder.name, bkeys, vecs)  # kept even if we die later
+                    for k, v in zip(bkeys, vecs):
+                        cached[k] = v
+                    report.embedded += len(batch)
+                    bar.update(len(batch))
+                    if progress:
+                        progress(f"embed:{embedder.name}", min(start + len(batch), len(todo)), len(todo))
+            finally:
+                bar.close()
+        dim = len(next(iter(cached.values()))) if cached else getattr(embedder, "dim", 0)
+        return np.vstack([cached[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+
+    # --- the run --------------------------------------------------------------------------
+    def run(self, source: Path, full: bool = False, progress: ProgressFn | None = None) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        with self.layout.writer_lock():
+            self._clean_temp()
+            prev = None
+            if not full:
+                try:
+                    prev = self.layout.read_manifest()
+                except IndexUnavailable as exc:
+                    log.warning("served index is unreadable (%s); rebuilding in full", exc)
+                    full = True
+            if progress:
+                progress("load", 0, 1)
+            docs, issues, failed = load_directory(source)
+            _glossary, glossary_csv = Glossary.load_dir(source, issues)
+            glossary_hash = content_hash(glossary_csv, length=16)
+            report.errors = issues
+            prev_docs: dict = (prev or {}).get("documents", {})
+
+            # a file that fails to load keeps its previous version: never lose served knowledge
+            carried = {d: e for d, e in prev_docs.items() if e["source"] in failed}
+            if not docs and not carried:
+                raise InputError(f"no loadable documents in {source}" + (f" ({len(issues)} files failed)" if issues else ""))
+
+            new_docs: dict[str, dict] = {}
+            new_chunks: dict[str, Chunk] = {}
+            for doc in docs:
+                chunks = self.splitter.split(doc)
+                if not chunks:
+                    continue
+                new_docs[doc.doc_id] = self._doc_entry(doc, chunks)
+                for c in chunks:
+                    new_chunks[c.chunk_id] = c
+            for doc_id, entry in carried.items():
+                if doc_id not in new_docs:
+                    new_docs[doc_id] = entry
+            carried_ids = [cid for e in carried.values() for cid in e["chunks"] if cid not in new_chunks]
+            if carried_ids:
+                for cid, (chunk, _tok) in self.catalog.get_chunks(carried_ids).items():
+                    new_chunks[cid] = chunk
+
+            for doc_id, entry in new_docs.items():
+                old = prev_docs.get(doc_id)
+                if old is None:
+                    report.added += 1
+                elif old["version"] != entry["version"]:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+            report.removed = sum(1 for d in prev_docs if d not in new_docs)
+
+            active = [cid for e in new_docs.values() for cid in e["chunks"]]
+            same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
+            same_glossary = prev is not None and prev.get("glossary") == glossary_hash
+            if same_backends and same_glossary and not (report.added or report.updated or report.removed):
+                # nothing changed: keep serving the same version, touch nothing
+                report.chunks = len(active)
+                report.version = prev["version"]
+                report.seconds = time.perf_counter() - started
+                return report
+            active_set = set(active)
+            prev_active = {cid for e in prev_docs.values() for cid in e["chunks"]}
+
+            # 2. catalog rows (tokens for the lexical index are computed once per chunk)
+            missing = [new_chunks[c] for c in active if c in new_chunks]
+            known = self.catalog.known_chunk_ids(c.chunk_id for c in missing)
+            fresh = [c for c in missing if c.chunk_id not in known]
+            if fresh:
+                if progress:
+                    progress("tokenize", 0, len(fresh))
+                self.catalog.add_chunks(fresh, [lexical_tokens(c.embed_text) for c in fresh])
+
+            # 3. vectors
+            version = self.layout.new_version_name()
+            generation = content_hash(version, length=8)
+            collections: dict[str, dict] = {}
+            canary_vec = None
+            canary_id = min(active_set)
+            prev_cols = (prev or {}).get("embedders", {})
+            for e in self.embedders:
+                reuse = (not full) and e.name in prev_cols
+                name = prev_cols[e.name]["collection"] if reuse else collection_name(e.name, generation)
+                col = ChromaVectorIndex(self.client, name)
+                if reuse and col.count() < len(prev_active):
+                    # the collection lost vectors (wiped or damaged store): rebuild this one
+                    log.warning("collection %s holds fewer vectors than the served index; rebuilding it", name)
+                    reuse = False
+                    name = collection_name(e.name, generation)
+                    col = ChromaVectorIndex(self.client, name)
+                need = [new_chunks[c] for c in active if (not reuse or c not in prev_active)]
+                vecs = self._embed(e, need, use_cache=not full, report=report, progress=progress)
+                if need:
+                    if progress:
+                        progress(f"write:{e.name}", 0, len(need))
+                    col.upsert([c.chunk_id for c in need], vecs, [_chroma_meta(c) for c in need])
+                collections[e.name] = {"collection": name, "dim": int(vecs.shape[1]) if len(need) else prev_cols.get(e.name, {}).get("dim", 0)}
+                if e is self.embedders[0]:
+                    canary_vec = self.catalog.cached_vectors(e.name, [text_key(self._chunk_for(canary_id, new_chunks).embed_text)])
+                    canary_vec = next(iter(canary_vec.values()), None)
+
+            # 4. lexical index + canary + manifest, in a temp dir renamed into place
+            if progress:
+                progress("lexical", 0, 1)
+            rows = self.catalog.get_chunks(active)
+            lexical = Bm25Index.build(active, [rows[c][1] for c in active])
+            tmp = self.layout.versions / f".tmp-{version}"
+            lexical.save(tmp / "lexical")
+            (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
+            if canary_vec is not None:
+                primary = ChromaVectorIndex(self.client, collections[self.embedders[0].name]["collection"])
+                canary_check(primary, canary_id, canary_vec, active_set)
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "version": version,
+                "parent": (prev or {}).get("version"),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "source": str(source),
+                "splitter": {"max_tokens": self.splitter.max_tokens, "overlap": self.splitter.overlap,
+                             "encoding": self.splitter.encoding},
+                "embedders": collections,
+                "primary": self.embedders[0].name,
+                "canary": {"chunk_id": canary_id, "vector": [float(x) for x in canary_vec] if canary_vec is not None else None},
+                "glossary": glossary_hash,
+                "documents": new_docs,
+                "chunks": len(active),
+            }
+            write_json_atomic(tmp / "manifest.json", manifest)
+            os.replace(tmp, self.layout.version_dir(version))
+            if self.pause_before_publish:
+                log.warning("pausing %.1fs before publishing version %s (debug setting)", self.pause_before_publish, version)
+                time.sleep(self.pause_before_publish)
+            self.layout.publish(version)
+            log.info("published index version %s (%d chunks)", version, len(active))
+
+            # 5. garbage collection: keep what this and the previous version use
+            self._collect_garbage(manifest, prev, active_set | (prev_active if prev else set()))
+            report.chunks = len(active)
+            report.version = version
+            report.seconds = time.perf_counter() - started
+            if progress:
+                progress("done", 1, 1)
+            return report
+
+    def _chunk_for(self, cid: str, chunks: dict[str, Chunk]) -> Chunk:
+        if cid in chunks:
+            return chunks[cid]
+        return self.catalog.get_chunks([cid])[cid][0]
+
+    @staticmethod
+    def _doc_entry(doc: Document, chunks: list[Chunk]) -> dict:
+        return {
+            "source": doc.source,
+            "doc_type": doc.doc_type,
+            "title": doc.title,
+            "lang": doc.lang,
+            "version": doc.version,
+            "chunks": [c.chunk_id for c in chunks],
+        }
+
+    def _clean_temp(self) -> None:
+        if self.layout.versions.exists():
+            for d in self.layout.versions.glob(".tmp-*"):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def _collect_garbage(self, manifest: dict, prev: dict | None, keep_ids: set[str]) -> None:
+        keep_versions = {manifest["version"]} | ({prev["version"]} if prev else set())
+        keep_cols = {v["collection"] for v in manifest["embedders"].values()}
+        if prev:
+            keep_cols |= {v["collection"] for v in prev.get("embedders", {}).values()}
+        try:
+            from ..adapters.chroma import drop_collections_except
+
+            drop_collections_except(self.client, keep_cols)
+            for entry in manifest["embedders"].values():
+                col = ChromaVectorIndex(self.client, entry["collection"])
+                if col.count() > len(keep_ids):
+                    orphans = col.ids() - keep_ids
+                    if orphans:
+                        col.delete(sorted(orphans))
+                        log.info("removed %d stale vectors from %s", len(orphans), col.name)
+            self.catalog.delete_chunks_except(keep_ids)
+            self.layout.prune(keep_versions)
+        except Exception:  # GC failing must never undo a published version
+            log.exception("garbage collection after publishing failed; it will be retried next run")
