@@ -30,7 +30,7 @@ from .knowledge.versions import Layout
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60
+RRF_K = 20
 # Weight of each ranking by query language; embedders not listed weigh 1.0. Chosen on
 # evals/retrieval/questions.yaml and checked on the held-out set (docs/retrieval-quality.md):
 # lexical matching is weaker than the embedders' agreement on casual Japanese, and for English
@@ -87,6 +87,18 @@ class Filters:
 
 FUSION = "rrf"
 IMPUTE = True
+
+
+def interleave(*lists: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Merge rankings position by position (1st of each, then 2nd of each, ...)."""
+    out: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for row in zip(*[lst + [None] * (max(map(len, lists)) - len(lst)) for lst in lists]):
+        for item in row:
+            if item is not None and item[0] not in seen:
+                seen.add(item[0])
+                out.append(item)
+    return out
 
 
 def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
@@ -216,13 +228,14 @@ class Retriever:
             n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
             ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
             rankings[f"dense:{name}"] = ranked[:pool]
-        rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=snap.mask(filters))
-        if qlang == "en" and filters.lang != "en":
-            # English question, Japanese articles: glossary terms rank Japanese text lexically
-            terms = snap.glossary.expand(query)
-            if terms:
-                mask = snap.ja_mask if filters.empty else (snap.ja_mask & snap.mask(filters))
-                rankings["lexical:xlang"] = snap.lexical.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
+        fmask = snap.mask(filters)
+        rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)
+        terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
+        if terms:
+            # English question, Japanese articles: the glossary's Japanese terms for the
+            # question's words rank Japanese text lexically, a vote of its own ("xlang")
+            mask = snap.ja_mask if fmask is None else snap.ja_mask & fmask
+            rankings["lexical:xlang"] = snap.lexical.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
 
         fused, ranks = fuse(rankings, weights)
         order = sorted(fused, key=lambda c: (-fused[c], c))[:k]

