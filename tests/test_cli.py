@@ -69,3 +69,22 @@ def test_bad_setting_is_reported_by_name(tmp_path):
 def test_unknown_embedder_is_a_config_error(tmp_path, small_kb):
     p = run(["index", "--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb)], env={"COPILOT_EMBEDDER": "word2vec"})
     assert p.returncode == 2 and "unknown embedder 'word2vec'" in p.stderr
+
+
+def test_eval_writes_reports_and_exits_1_when_the_gate_fails(tmp_path, small_kb):
+    d = ["--data-dir", str(tmp_path / "d"), "--knowledge-dir", str(small_kb)]
+    assert run(["index", *d]).returncode == 0
+    ds = tmp_path / "q.yaml"
+    ds.write_text(
+        "- {id: a, kind: ja-paraphrase, lang: ja, question: '配送料っていくら?', expected: [s-002]}\n"
+        "- {id: b, kind: en-to-ja, lang: en, question: 'Where is the moon?', expected: [nothing-answers-this]}\n",
+        encoding="utf-8",
+    )
+    p = run(["eval", *d, "--dataset", str(ds), "--out", str(tmp_path / "rep"), "--json"])
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and out["passed"] is False
+    assert out["metrics"]["by_kind"]["ja-paraphrase"]["hit@1"] == 1.0
+    assert out["metrics"]["by_kind"]["en-to-ja"]["hit@3"] == 0.0
+    assert (tmp_path / "rep" / "report.md").read_text(encoding="utf-8").count("Where is the moon?") == 1
+    bad = run(["eval", *d, "--dataset", str(tmp_path / "missing.yaml")])
+    assert bad.returncode == 2 and "not found" in bad.stderr

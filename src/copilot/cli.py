@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="what is indexed, and with which embedder")
 
+    p = sub.add_parser("eval", parents=[common], help="score retrieval on a question set")
+    p.add_argument("--dataset", type=Path, default=Path("evals/retrieval/questions.yaml"))
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: <data-dir>/evals/<time>)")
+
     p = sub.add_parser("serve", parents=[common], help="serve the REST API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -118,6 +122,28 @@ def _cmd_status(args, copilot) -> int:
     return EXIT_OK
 
 
+def _cmd_eval(args, copilot) -> int:
+    import time
+
+    from .evals.retrieval import evaluate, load_questions, to_markdown
+
+    questions = load_questions(args.dataset)
+    result = evaluate(copilot, questions)
+    out = args.out or copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps({"dataset": str(args.dataset), **result}, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "report.md").write_text(to_markdown(result, str(args.dataset)), encoding="utf-8")
+    data = {"metrics": result["metrics"], "passed": result["passed"], "report": str(out / "report.json")}
+    k = result["metrics"]["by_kind"]
+    human = "\n".join(f"{name:15s} n={v['n']:3d} hit@1={v['hit@1']:.3f} hit@3={v['hit@3']:.3f} mrr={v['mrr']:.3f}" for name, v in k.items())
+    human += f"\n{'PASSED' if result['passed'] else 'FAILED'}: report in {out / 'report.md'}"
+    for c in result["checks"]:
+        if not c["ok"]:
+            human += f"\n  {c['kind']} {c['metric']} = {c['value']:.3f} < {c['min']}"
+    _print(args, data, human)
+    return EXIT_OK if result["passed"] else EXIT_GATE
+
+
 def _cmd_serve(args, copilot) -> int:
     import uvicorn
 
@@ -129,7 +155,7 @@ def _cmd_serve(args, copilot) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "serve": _cmd_serve}
+COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "eval": _cmd_eval, "serve": _cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

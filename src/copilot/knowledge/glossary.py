@@ -18,11 +18,20 @@ from ..domain import LoadIssue
 GLOSSARY_DIR = "glossary"
 
 
+def _term_pattern(term: str) -> str:
+    """Whole-word match with simple English plurals: warranty/warranties, box/boxes, code/codes."""
+    stem = re.escape(term)
+    if term.endswith("y") and len(term) > 2 and term[-2] not in "aeiou":
+        stem = re.escape(term[:-1]) + "(?:y|ies)"
+        return r"(?<![a-z0-9])" + stem + r"(?![a-z0-9])"
+    return r"(?<![a-z0-9])" + stem + r"(?:s|es)?(?![a-z0-9])"
+
+
 class Glossary:
     def __init__(self, entries: list[tuple[list[str], list[str]]]) -> None:
         self.entries = entries
         self._patterns = [
-            (re.compile("|".join(r"(?<![a-z0-9])" + re.escape(t) + r"(?:s|es)?(?![a-z0-9])" for t in en)), ja)
+            (re.compile("|".join(_term_pattern(t) for t in en)), ja)
             for en, ja in entries
             if en and ja
         ]
