@@ -121,7 +121,8 @@ class SentenceTransformersEmbedder(_LazyEmbedder):
                 f"cannot load sentence-transformers model {self.model_name!r} offline: {exc}. "
                 "Give a local folder path or an installed model package."
             ) from exc
-        self.dim = int(model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
         return model
 
     def embed_query(self, text: str) -> np.ndarray:
