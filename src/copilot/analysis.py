@@ -55,16 +55,21 @@ def split_sentences(text: str) -> list[str]:
             continue
         buf: list[str] = []
         depth = 0
+        quoted = False  # inside straight double quotes
         n = len(line)
         i = 0
         while i < n:
             ch = line[i]
             buf.append(ch)
-            if ch in _OPEN:
+            if ch == '"':
+                quoted = not quoted
+            elif quoted:
+                pass
+            elif ch in _OPEN:
                 depth += 1
             elif ch in _CLOSE and depth:
                 depth -= 1
-            elif depth == 0:
+            elif depth == 0 and not quoted:
                 end = False
                 if ch in _JA_END:
                     # keep runs like ！？ and a closing bracket together with the sentence

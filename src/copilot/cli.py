@@ -60,6 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="what is indexed, and with which embedder")
 
+    p = sub.add_parser("draft", parents=[common], help="draft a cited reply to a ticket (stored as pending)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="the ticket text")
+    src.add_argument("--file", type=Path, help="a file with the ticket text ('-' for stdin)")
+    p.add_argument("--customer", help="customer id (for the greeting and the history)")
+    p.add_argument("--ticket", help="ticket id in the store this draft answers")
+    p.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
+
+    p = sub.add_parser("summarize", parents=[common], help="summarize one customer's history, with citations")
+    p.add_argument("customer_id")
+
+    drafts = sub.add_parser("drafts", parents=[common], help="list, show, approve or reject drafts")
+    dsub = drafts.add_subparsers(dest="drafts_command", required=True, parser_class=_Parser)
+    p = dsub.add_parser("list", parents=[common])
+    p.add_argument("--status", choices=["pending", "approved", "rejected"])
+    p.add_argument("--limit", type=int, default=50)
+    p = dsub.add_parser("show", parents=[common])
+    p.add_argument("draft_id")
+    p = dsub.add_parser("approve", parents=[common])
+    p.add_argument("draft_id")
+    p.add_argument("--final-text", help="the text the agent sends (default: the draft unchanged)")
+    p.add_argument("--final-file", type=Path, help="read the final text from a file")
+    p.add_argument("--agent", default=os.environ.get("USER", "agent"), help="who decided")
+    p = dsub.add_parser("reject", parents=[common])
+    p.add_argument("draft_id")
+    p.add_argument("--reason", required=True, choices=["wrong", "incomplete", "knowledge_gap", "tone", "other"])
+    p.add_argument("--note", help="what was wrong, for the knowledge editors")
+    p.add_argument("--agent", default=os.environ.get("USER", "agent"))
+    p = dsub.add_parser("export", parents=[common], help="approved edits as eval cases + knowledge-gap report")
+    p.add_argument("--out", type=Path, required=True)
+
+    customers = sub.add_parser("customers", parents=[common], help="customer histories")
+    csub = customers.add_subparsers(dest="customers_command", required=True, parser_class=_Parser)
+    p = csub.add_parser("import", parents=[common], help="import customers and tickets from .jsonl or .csv")
+    p.add_argument("file", type=Path)
+    csub.add_parser("list", parents=[common])
+
     p = sub.add_parser("eval", parents=[common], help="score retrieval on a question set")
     p.add_argument("--dataset", type=Path, default=Path("evals/retrieval/questions.yaml"))
     p.add_argument("--out", type=Path, default=None, help="report folder (default: <data-dir>/evals/<time>)")
@@ -144,6 +181,93 @@ def _cmd_eval(args, copilot) -> int:
     return EXIT_OK if result["passed"] else EXIT_GATE
 
 
+def _read_text(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        from .errors import InputError
+
+        raise InputError(f"file not found: {path}") from exc
+    except UnicodeDecodeError as exc:
+        from .errors import InputError
+
+        raise InputError(f"{path}: not valid UTF-8") from exc
+
+
+def _draft_human(d: dict) -> str:
+    lines = [f"draft {d['draft_id']} ({d['language']}, {d['status']}, confidence {d['confidence']:.2f}, {d['drafter']})"]
+    if d["escalate"]:
+        lines.append(f"ESCALATE: {d['escalation_reason']}")
+    lines += ["", d["reply"], ""]
+    for c in d["citations"]:
+        lines.append(f"[{c['n']}] {c['source']} :: {c['title']}")
+    for n in d.get("notes") or []:
+        lines.append(f"note: {n}")
+    if d.get("final_text") is not None:
+        lines += ["", f"approved by {d['decided_by']} at {d['decided_at']}" + (" (edited)" if d.get("diff") else "")]
+    if d.get("reject_reason"):
+        lines += ["", f"rejected by {d['decided_by']}: {d['reject_reason']} {d.get('reject_note') or ''}"]
+    return "\n".join(lines)
+
+
+def _cmd_draft(args, copilot) -> int:
+    text = args.text if args.text is not None else _read_text(args.file)
+    d = copilot.draft(text, customer_id=args.customer, ticket_id=args.ticket, k=args.k, actor="cli").to_dict()
+    _print(args, d, _draft_human(d))
+    return EXIT_OK
+
+
+def _cmd_summarize(args, copilot) -> int:
+    s = copilot.summarize(args.customer_id)
+    lines = [s["summary"], ""]
+    lines += [f"{t['date']}  {t['ticket_id']}  {t['status']:9s} {t['sentiment']:8s} {t['subject']}" for t in s["timeline"]]
+    if s["tried"]:
+        lines += ["", "already tried:"] + [f"  - {x['text']}" for x in s["tried"]]
+    _print(args, s, "\n".join(lines))
+    return EXIT_OK
+
+
+def _cmd_drafts(args, copilot) -> int:
+    cmd = args.drafts_command
+    if cmd == "list":
+        rows = [d.to_dict() for d in copilot.store.list_drafts(args.status, args.limit)]
+        human = "\n".join(f"{d['draft_id']}  {d['status']:8s} {'ESC ' if d['escalate'] else '    '}{d['language']}  "
+                          f"{d['customer_id'] or '-':8s} {d['ticket_text'][:50]!r}" for d in rows) or "no drafts"
+        _print(args, {"drafts": rows}, human)
+    elif cmd == "show":
+        d = copilot.store.get_draft(args.draft_id).to_dict()
+        _print(args, d, _draft_human(d))
+    elif cmd == "approve":
+        final = args.final_text if args.final_text is not None else (_read_text(args.final_file) if args.final_file else None)
+        d = copilot.approve(args.draft_id, final, actor=args.agent).to_dict()
+        _print(args, d, _draft_human(d))
+    elif cmd == "reject":
+        d = copilot.reject(args.draft_id, args.reason, args.note, actor=args.agent).to_dict()
+        _print(args, d, _draft_human(d))
+    else:  # export
+        from .feedback import export_feedback
+
+        out = export_feedback(copilot.store, args.out)
+        _print(args, out, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return EXIT_OK
+
+
+def _cmd_customers(args, copilot) -> int:
+    if args.customers_command == "import":
+        out = copilot.import_customers(args.file)
+        human = f"imported {out['customers']} customers, {out['tickets']} tickets, {out['messages']} messages"
+        for e in out["errors"]:
+            human += f"\n  skipped {e['path']}: {e['reason']}"
+    else:
+        rows = [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in copilot.store.list_customers()]
+        out = {"customers": rows}
+        human = "\n".join(f"{r['customer_id']}  {r['lang']}  {r['plan'] or '-':8s} {r['name']}" for r in rows) or "no customers"
+    _print(args, out, human)
+    return EXIT_OK
+
+
 def _cmd_serve(args, copilot) -> int:
     import uvicorn
 
@@ -155,7 +279,9 @@ def _cmd_serve(args, copilot) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "eval": _cmd_eval, "serve": _cmd_serve}
+COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "draft": _cmd_draft,
+            "summarize": _cmd_summarize, "drafts": _cmd_drafts, "customers": _cmd_customers, "eval": _cmd_eval,
+            "serve": _cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(4000, ge=16)
     embed_batch: int = Field(32, ge=1, le=5461)
 
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
+    prompts_dir: Path = Field(Path("./prompts"), description="Prompt files (name, version, variables).")
+    llm: str = Field("extractive", description="Drafter: 'extractive' or 'openai:MODEL'.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server (never logged).")
+    llm_timeout: float = Field(20.0, gt=0, le=300)
+    llm_context_tokens: int = Field(3000, ge=200, le=100_000, description="Token budget for evidence in LLM prompts.")
+    max_ticket_chars: int = Field(20_000, ge=100)
+    draft_k: int = Field(5, ge=1, le=20)
+
     # Debug knob for fault-injection tests: sleep this long after all writes and before the
     # new index version is published, so a test can kill the process at the worst moment.
     debug_pause_before_publish: float = Field(0.0, ge=0.0)
@@ -44,6 +54,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'copilot.sqlite3').resolve()}"
 
     @property
     def cache_dir(self) -> Path:

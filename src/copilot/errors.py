@@ -5,7 +5,8 @@
     │   ├── ConfigError        a setting is wrong or a backend is not installed
     │   ├── InputError         a request, query or argument is invalid
     │   ├── DocumentError      one knowledge file cannot be loaded (path + reason)
-    │   └── NotFoundError      an id that does not exist
+    │   ├── NotFoundError      an id that does not exist
+    │   └── ConflictError      an invalid state transition or a reused idempotency key
     └── RuntimeFailure         the copilot failed (exit 3 / HTTP 5xx)
         ├── IndexUnavailable   no index yet, or it failed its canary check
         └── IndexBusy          another process is writing the index
@@ -57,3 +58,9 @@ class IndexUnavailable(RuntimeFailure):
 
 class IndexBusy(RuntimeFailure):
     code = "index_busy"
+
+
+class ConflictError(UserError):
+    """The request conflicts with the current state (invalid transition, reused idempotency key)."""
+
+    code = "conflict"

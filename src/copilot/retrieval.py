@@ -238,5 +238,10 @@ class Retriever:
             rankings["lexical:xlang"] = snap.lexical.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
 
         fused, ranks = fuse(rankings, weights)
+        signals: dict[str, dict[str, float]] = {}
+        for rname, lst in rankings.items():
+            for cid, sc in lst:
+                signals.setdefault(cid, {})[rname] = round(float(sc), 5)
         order = sorted(fused, key=lambda c: (-fused[c], c))[:k]
-        return [Hit(rank=i, chunk=snap.chunks[c], score=fused[c], ranks=ranks[c]) for i, c in enumerate(order, 1)]
+        return [Hit(rank=i, chunk=snap.chunks[c], score=fused[c], ranks=ranks[c], signals=signals.get(c, {}))
+                for i, c in enumerate(order, 1)]

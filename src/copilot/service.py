@@ -3,19 +3,22 @@ share, so they cannot disagree. Backends are built lazily from Settings on first
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import uuid
 from functools import cached_property
 from pathlib import Path
 
 from .config import Settings
-from .domain import Hit, IndexReport
-from .errors import InputError
+from .domain import Draft, Hit, IndexReport
+from .errors import ConfigError, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
 
 log = logging.getLogger(__name__)
+EVIDENCE_PASSAGES = 3
 
 
 class Copilot:
@@ -105,3 +108,123 @@ class Copilot:
         snap = self.retriever.snapshot()
         snap.check_canary()
         return {"index_version": snap.version, "chunks": len(snap.active), "canary": "ok"}
+
+    # --- store, drafts, summaries ---------------------------------------------------------
+    @cached_property
+    def store(self):
+        from .store import Store
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return Store(self.settings.db_url)
+
+    def prompt(self, name: str):
+        from .prompts import load_prompt
+
+        return load_prompt(self.settings.prompts_dir, name)
+
+    @cached_property
+    def drafter(self):
+        from .drafting import ExtractiveDrafter
+
+        spec = self.settings.llm.strip()
+        by_name = {e.name: e for e in self.embedders}
+        matcher = by_name.get("use-multilingual") or self.embedders[0]  # USE is ~50x faster per sentence
+        extractive = ExtractiveDrafter(matcher, self.prompt("extractive_reply"))
+        if spec == "extractive":
+            return extractive
+        if spec.startswith("openai:"):
+            from .adapters.llm import LlmDrafter
+
+            return LlmDrafter(self.settings, self.prompt("draft_reply"), fallback=extractive)
+        raise ConfigError(f"unknown drafter {spec!r}: use 'extractive' or 'openai:MODEL'")
+
+    def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
+              actor: str = "cli", idempotency_key: str | None = None) -> Draft:
+        """Draft a reply to a ticket and store it as pending. Nothing is sent."""
+        from .analysis import detect_language
+        from .drafting import confidence
+        from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
+        from .store.repo import now_iso
+
+        text = (text or "").strip()
+        if not text:
+            raise InputError("ticket text is empty")
+        if len(text) > self.settings.max_ticket_chars:
+            raise InputError(f"ticket is {len(text)} characters; the limit is {self.settings.max_ticket_chars}")
+        k = self.settings.draft_k if k is None else k
+        if not 1 <= k <= 20:
+            raise InputError("k must be between 1 and 20")
+        request_hash = hashlib.sha256(f"{customer_id}\x00{ticket_id}\x00{k}\x00{text}".encode()).hexdigest()
+        if idempotency_key:
+            existing = self.store.find_by_idempotency_key(idempotency_key, request_hash)
+            if existing is not None:
+                return existing
+        customer = self.store.get_customer(customer_id) if customer_id else None
+        lang = detect_language(text)
+        hits = self.search(text[:2000], k, doc_types=["faq", "manual"])
+        from .drafting import ticket_questions
+
+        # the drafter reads the best few passages; a ticket with several questions also gets
+        # the best passages for each question
+        evidence = list(hits[:EVIDENCE_PASSAGES])
+        questions = ticket_questions(text)
+        if 1 < len(questions) <= 6:
+            seen = {h.chunk.chunk_id for h in evidence}
+            for q in questions:
+                for h in self.search(q[:500], 2, doc_types=["faq", "manual"]):
+                    if h.chunk.chunk_id not in seen:
+                        seen.add(h.chunk.chunk_id)
+                        evidence.append(h)
+        conf, threshold = confidence(hits, tuple(e.name for e in self.embedders))
+        triggers = escalation_triggers(text)
+        angry = is_angry(text)
+        flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
+        holding = self.prompt("holding_reply")
+        drafter_name = getattr(self.drafter, "name", "extractive")
+        notes: list[str] = []
+        if triggers or angry or conf < threshold:
+            if triggers:
+                reason = "; ".join(f"{t.reason} ({t.code})" for t in triggers)
+                kind = triggers[0].holding
+            elif angry:
+                reason, kind = "the customer is angry: a person should answer (playbook section 5)", "standard"
+            else:
+                reason, kind = f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})", "standard"
+            reply, citations, used = holding.phrase(lang, kind), [], []
+            prompt_name, prompt_version, drafter_name = holding.name, holding.version, f"{drafter_name}+holding"
+            escalate = True
+        else:
+            out = self.drafter.draft(text, lang, evidence, customer_name=customer.name if customer else None,
+                                     apologise=reports_a_problem(text))
+            reply, citations, used, notes = out.reply, out.citations, out.used_chunk_ids, out.notes
+            prompt = getattr(self.drafter, "prompt", None) or self.drafter.frame
+            prompt_name, prompt_version = prompt.name, prompt.version
+            drafter_name = getattr(out, "drafter", None) or drafter_name
+            escalate, reason = False, None
+        d = Draft(
+            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=reply, citations=citations, escalate=escalate,
+            escalation_reason=reason, confidence=conf, prompt_name=prompt_name, prompt_version=prompt_version,
+            drafter=drafter_name, evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id,
+            ticket_id=ticket_id, ticket_text=text, flags=flags, notes=notes, created_at=now_iso(),
+        )
+        return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
+
+    def approve(self, draft_id: str, final_text: str | None = None, actor: str = "cli") -> Draft:
+        d = self.store.get_draft(draft_id)
+        return self.store.decide(draft_id, "approve", actor, final_text=final_text if final_text is not None else d.reply)
+
+    def reject(self, draft_id: str, reason: str, note: str | None = None, actor: str = "cli") -> Draft:
+        return self.store.decide(draft_id, "reject", actor, reason=reason, note=note)
+
+    def summarize(self, customer_id: str) -> dict:
+        from .summaries import summarize
+
+        customer = self.store.get_customer(customer_id)
+        return summarize(customer, self.store.tickets_for(customer_id))
+
+    def import_customers(self, path: Path, actor: str = "cli") -> dict:
+        from .customers import parse_file
+
+        records, issues = parse_file(Path(path))
+        counts = self.store.import_records(records, actor=actor)
+        return {**counts, "errors": [i.to_dict() for i in issues]}

@@ -355,8 +355,32 @@ def load_pdf(raw: bytes, rel: str, doc_type: str) -> Document:
         meta_title = (reader.metadata.title or "").strip() if reader.metadata else ""
     except Exception:
         meta_title = ""
-    title, sections = _sections_from_plain(text)
+    title, sections = _sections_from_plain(_reflow(text))
     return _manual(rel, doc_type, meta_title or title, sections)
+
+
+_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.．)）]|[・•\-－*]|\([0-9０-９]+\)|（[0-9０-９]+）)\s*\S")
+_TITLE_ONLY = re.compile(r"^(?:第[0-9０-９一二三四五六七八九十百]+[条章節]|[■□◆●◇【])")
+_LINE_END = ("。", "！", "？", "!", "?", ".", ":", "：", "」", "』", ")", "）")
+
+
+def _reflow(text: str) -> str:
+    """PDF text comes wrapped at the page width: join lines that continue a sentence."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            out.append("")
+            continue
+        prev = out[-1] if out else ""
+        starts_block = bool(_TXT_HEADING.match(line)) or bool(_LIST_ITEM.match(line))
+        prev_is_title = bool(_TITLE_ONLY.match(prev)) or (len(prev) <= 30 and not any(p in prev for p in "。、.,"))
+        if prev and not prev.endswith(_LINE_END) and not starts_block and not prev_is_title:
+            joiner = " " if prev[-1].isascii() and line[0].isascii() else ""
+            out[-1] = prev + joiner + line
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def load_docx(raw: bytes, rel: str, doc_type: str) -> Document:

@@ -1,0 +1,253 @@
+"""The Store: every read and write of the SQL database goes through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ..domain import Citation, Customer, Draft, Message, Ticket
+from ..errors import ConflictError, InputError, NotFoundError, RuntimeFailure
+from ..workflow import check_transition, text_diff
+from . import schema as s
+from .migrations import migrate
+
+log = logging.getLogger(__name__)
+TICKET_STATUSES = ("open", "pending", "resolved", "escalated")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _j(v) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kw: dict = {"future": True, "pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        try:
+            self.engine = create_engine(url, **kw)
+            if self.engine.dialect.name == "sqlite":
+                @event.listens_for(self.engine, "connect")
+                def _pragmas(dbapi_conn, _rec):  # noqa: ANN001
+                    cur = dbapi_conn.cursor()
+                    cur.execute("PRAGMA foreign_keys=ON")
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=FULL")  # an acknowledged decision is on disk
+                    cur.close()
+            migrate(self.engine)
+        except OperationalError as exc:
+            raise RuntimeFailure(f"cannot open the database: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- customers and tickets ------------------------------------------------------------
+    def upsert_customer(self, c: Customer, conn) -> None:
+        row = {"name": c.name, "email": c.email, "phone": c.phone, "lang": c.lang, "plan": c.plan,
+               "products": _j(c.products), "created_at": c.created_at}
+        if conn.execute(select(s.customers.c.id).where(s.customers.c.id == c.customer_id)).first():
+            conn.execute(s.customers.update().where(s.customers.c.id == c.customer_id).values(**row))
+        else:
+            conn.execute(s.customers.insert().values(id=c.customer_id, **row))
+
+    def upsert_ticket(self, t: Ticket, conn) -> None:
+        if t.status not in TICKET_STATUSES:
+            raise InputError(f"ticket {t.ticket_id}: status must be one of {', '.join(TICKET_STATUSES)}")
+        row = {"customer_id": t.customer_id, "subject": t.subject, "status": t.status, "channel": t.channel,
+               "created_at": t.created_at, "tags": _j(t.tags)}
+        existing = conn.execute(select(s.tickets.c.customer_id).where(s.tickets.c.id == t.ticket_id)).first()
+        if existing and existing[0] != t.customer_id:
+            raise InputError(f"ticket {t.ticket_id} belongs to customer {existing[0]}, not {t.customer_id}")
+        if existing:
+            conn.execute(s.tickets.update().where(s.tickets.c.id == t.ticket_id).values(**row))
+            conn.execute(s.messages.delete().where(s.messages.c.ticket_id == t.ticket_id))
+        else:
+            conn.execute(s.tickets.insert().values(id=t.ticket_id, **row))
+        if t.messages:
+            conn.execute(s.messages.insert(), [
+                {"ticket_id": t.ticket_id, "seq": i, "sender": m.sender, "at": m.at, "text": m.text}
+                for i, m in enumerate(t.messages)
+            ])
+
+    def import_records(self, customers: Iterable[tuple[Customer, list[Ticket]]], actor: str = "import") -> dict:
+        """Insert or update customers with their tickets, each customer in one transaction."""
+        counts = {"customers": 0, "tickets": 0, "messages": 0}
+        for cust, tickets in customers:
+            with self.engine.begin() as conn:
+                self.upsert_customer(cust, conn)
+                for t in tickets:
+                    self.upsert_ticket(t, conn)
+                    counts["tickets"] += 1
+                    counts["messages"] += len(t.messages)
+                self._audit(conn, actor, "import", "customer", cust.customer_id, {"tickets": len(tickets)})
+            counts["customers"] += 1
+        return counts
+
+    def add_ticket(self, ticket: Ticket, actor: str) -> Ticket:
+        with self.engine.begin() as conn:
+            if not conn.execute(select(s.customers.c.id).where(s.customers.c.id == ticket.customer_id)).first():
+                raise NotFoundError(f"customer {ticket.customer_id} not found")
+            self.upsert_ticket(ticket, conn)
+            self._audit(conn, actor, "add_ticket", "ticket", ticket.ticket_id, {"customer_id": ticket.customer_id})
+        return ticket
+
+    def get_customer(self, customer_id: str) -> Customer:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(s.customers).where(s.customers.c.id == customer_id)).mappings().first()
+        if r is None:
+            raise NotFoundError(f"customer {customer_id} not found")
+        return Customer(r["id"], r["name"], r["email"], r["phone"], r["lang"], r["plan"], json.loads(r["products"]), r["created_at"])
+
+    def list_customers(self) -> list[Customer]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.customers).order_by(s.customers.c.id)).mappings().all()
+        return [Customer(r["id"], r["name"], r["email"], r["phone"], r["lang"], r["plan"], json.loads(r["products"]), r["created_at"]) for r in rows]
+
+    def tickets_for(self, customer_id: str) -> list[Ticket]:
+        """Only this customer's tickets, oldest first: the one query summaries read."""
+        with self.engine.connect() as conn:
+            trows = conn.execute(
+                select(s.tickets).where(s.tickets.c.customer_id == customer_id).order_by(s.tickets.c.created_at, s.tickets.c.id)
+            ).mappings().all()
+            ids = [t["id"] for t in trows]
+            mrows = conn.execute(
+                select(s.messages).where(s.messages.c.ticket_id.in_(ids)).order_by(s.messages.c.ticket_id, s.messages.c.seq)
+            ).mappings().all() if ids else []
+        by_ticket: dict[str, list[Message]] = {}
+        for m in mrows:
+            by_ticket.setdefault(m["ticket_id"], []).append(Message(m["sender"], m["at"], m["text"]))
+        return [
+            Ticket(t["id"], t["customer_id"], t["subject"], t["status"], t["channel"], t["created_at"],
+                   json.loads(t["tags"]), by_ticket.get(t["id"], []))
+            for t in trows
+        ]
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(s.tickets.c.customer_id).where(s.tickets.c.id == ticket_id)).first()
+        if r is None:
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        return next(t for t in self.tickets_for(r[0]) if t.ticket_id == ticket_id)
+
+    def open_tickets(self, limit: int = 100) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.tickets.c.id, s.tickets.c.customer_id, s.tickets.c.subject, s.tickets.c.status, s.tickets.c.created_at)
+                .where(s.tickets.c.status.in_(("open", "pending", "escalated")))
+                .order_by(s.tickets.c.created_at.desc()).limit(limit)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def counts(self) -> dict:
+        with self.engine.connect() as conn:
+            return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for name, t in (("customers", s.customers), ("tickets", s.tickets), ("drafts", s.drafts))}
+
+    # --- drafts ---------------------------------------------------------------------------
+    @staticmethod
+    def _draft_from(r) -> Draft:
+        return Draft(
+            draft_id=r["id"], language=r["language"], reply=r["reply"],
+            citations=[Citation(**c) for c in json.loads(r["citations"])],
+            escalate=bool(r["escalate"]), escalation_reason=r["escalation_reason"], confidence=r["confidence"],
+            prompt_name=r["prompt_name"], prompt_version=r["prompt_version"], drafter=r["drafter"],
+            evidence_ids=json.loads(r["evidence_ids"]), customer_id=r["customer_id"], ticket_id=r["ticket_id"],
+            ticket_text=r["ticket_text"], flags=json.loads(r["flags"]), notes=json.loads(r["notes"]), status=r["status"],
+            created_at=r["created_at"], final_text=r["final_text"], decided_by=r["decided_by"], decided_at=r["decided_at"],
+            reject_reason=r["reject_reason"], reject_note=r["reject_note"], diff=r["diff"],
+        )
+
+    def find_by_idempotency_key(self, key: str, request_hash: str) -> Draft | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(s.drafts).where(s.drafts.c.idempotency_key == key)).mappings().first()
+        if r is None:
+            return None
+        if r["request_hash"] != request_hash:
+            raise ConflictError("this Idempotency-Key was used with a different request")
+        return self._draft_from(r)
+
+    def save_draft(self, d: Draft, actor: str, idempotency_key: str | None = None, request_hash: str | None = None) -> Draft:
+        row = {
+            "id": d.draft_id, "customer_id": d.customer_id, "ticket_id": d.ticket_id, "ticket_text": d.ticket_text,
+            "language": d.language, "reply": d.reply, "citations": _j([c.to_dict() for c in d.citations]),
+            "escalate": d.escalate, "escalation_reason": d.escalation_reason, "confidence": float(d.confidence),
+            "prompt_name": d.prompt_name, "prompt_version": d.prompt_version, "drafter": d.drafter,
+            "evidence_ids": _j(d.evidence_ids), "flags": _j(d.flags), "notes": _j(d.notes), "status": d.status,
+            "created_at": d.created_at, "idempotency_key": idempotency_key, "request_hash": request_hash,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(s.drafts.insert().values(**row))
+                self._audit(conn, actor, "draft", "draft", d.draft_id,
+                            {"escalate": d.escalate, "drafter": d.drafter, "customer_id": d.customer_id})
+        except IntegrityError:
+            if idempotency_key:  # a concurrent request with the same key won the race
+                existing = self.find_by_idempotency_key(idempotency_key, request_hash or "")
+                if existing is not None:
+                    return existing
+            raise
+        return d
+
+    def get_draft(self, draft_id: str) -> Draft:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(s.drafts).where(s.drafts.c.id == draft_id)).mappings().first()
+        if r is None:
+            raise NotFoundError(f"draft {draft_id} not found")
+        return self._draft_from(r)
+
+    def list_drafts(self, status: str | None = None, limit: int = 50) -> list[Draft]:
+        q = select(s.drafts).order_by(s.drafts.c.created_at.desc(), s.drafts.c.id).limit(limit)
+        if status:
+            q = q.where(s.drafts.c.status == status)
+        with self.engine.connect() as conn:
+            return [self._draft_from(r) for r in conn.execute(q).mappings().all()]
+
+    def decide(self, draft_id: str, action: str, actor: str, *, final_text: str | None = None,
+               reason: str | None = None, note: str | None = None) -> Draft:
+        """Approve or reject in one transaction with its audit entry."""
+        with self.engine.begin() as conn:
+            q = select(s.drafts).where(s.drafts.c.id == draft_id)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()
+            r = conn.execute(q).mappings().first()
+            if r is None:
+                raise NotFoundError(f"draft {draft_id} not found")
+            d = self._draft_from(r)
+            if not check_transition(d, action, final_text=final_text, reason=reason):
+                return d
+            at = now_iso()
+            if action == "approve":
+                values = {"status": "approved", "final_text": final_text, "diff": text_diff(d.reply, final_text or ""),
+                          "decided_by": actor, "decided_at": at}
+            else:
+                values = {"status": "rejected", "reject_reason": reason, "reject_note": note, "decided_by": actor, "decided_at": at}
+            updated = conn.execute(
+                s.drafts.update().where(s.drafts.c.id == draft_id, s.drafts.c.status == "pending").values(**values)
+            )
+            if updated.rowcount != 1:
+                raise ConflictError(f"draft {draft_id} was decided by someone else meanwhile")
+            self._audit(conn, actor, action, "draft", draft_id,
+                        {"edited": bool(values.get("diff")), "reason": reason} if action == "reject" or "diff" in values else {})
+        return self.get_draft(draft_id)
+
+    # --- audit ----------------------------------------------------------------------------
+    def _audit(self, conn, actor: str, action: str, entity: str, entity_id: str, detail: dict) -> None:
+        conn.execute(s.audit.insert().values(at=now_iso(), actor=actor, action=action, entity=entity,
+                                             entity_id=entity_id, detail=_j(detail)))
+
+    def audit_log(self, entity_id: str | None = None, limit: int = 200) -> list[dict]:
+        q = select(s.audit).order_by(s.audit.c.id.desc()).limit(limit)
+        if entity_id:
+            q = q.where(s.audit.c.entity_id == entity_id)
+        with self.engine.connect() as conn:
+            return [dict(r, detail=json.loads(r["detail"])) for r in conn.execute(q).mappings().all()]
