@@ -115,3 +115,62 @@ def chroma_server(tmp_path):
     proc.wait(timeout=20)
 
 
+
+
+def _find_pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for p in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(p)
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL server on loopback, started for the test session (initdb + pg_ctl).
+    .ci/run installs Debian's postgresql package; without the binaries these tests skip."""
+    initdb, pg_ctl = _find_pg_bin("initdb"), _find_pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+    import tempfile
+
+    # directly under /tmp: pytest's own temp root is private to root, the server runs as postgres
+    base = Path(tempfile.mkdtemp(prefix="copilot-pg-"))
+    data = base / "data"
+    port = _free_port()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a 'postgres' user to own the server")
+        shutil.chown(base, "postgres")
+        os.chmod(base, 0o777)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "copilot", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+                   check=True, capture_output=True)
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], check=True, capture_output=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "copilot", "-d", "postgres", "-c", "CREATE DATABASE copilot"],
+                   check=True, capture_output=True)
+    yield f"postgresql+psycopg://copilot@127.0.0.1:{port}/copilot"
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    # a clean schema per test
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    eng.dispose()
+    return url

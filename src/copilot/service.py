@@ -160,14 +160,17 @@ class Copilot:
             if existing is not None:
                 return existing
         customer = self.store.get_customer(customer_id) if customer_id else None
-        lang = detect_language(text)
-        hits = self.search(text[:2000], k, doc_types=["faq", "manual"])
+        from .drafting import answerable_text
+
+        asked = answerable_text(text) or text
+        lang = detect_language(asked)
+        hits = self.search(asked[:2000], k, doc_types=["faq", "manual"])
         from .drafting import ticket_questions
 
         # the drafter reads the best few passages; a ticket with several questions also gets
         # the best passages for each question
         evidence = list(hits[:EVIDENCE_PASSAGES])
-        questions = ticket_questions(text)
+        questions = ticket_questions(asked)
         if 1 < len(questions) <= 6:
             seen = {h.chunk.chunk_id for h in evidence}
             for q in questions:
@@ -194,12 +197,13 @@ class Copilot:
             prompt_name, prompt_version, drafter_name = holding.name, holding.version, f"{drafter_name}+holding"
             escalate = True
         else:
-            out = self.drafter.draft(text, lang, evidence, customer_name=customer.name if customer else None,
+            out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
                                      apologise=reports_a_problem(text))
             reply, citations, used, notes = out.reply, out.citations, out.used_chunk_ids, out.notes
-            prompt = getattr(self.drafter, "prompt", None) or self.drafter.frame
+            fell_back = (out.drafter or "").endswith("->extractive")
+            prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
             prompt_name, prompt_version = prompt.name, prompt.version
-            drafter_name = getattr(out, "drafter", None) or drafter_name
+            drafter_name = out.drafter or drafter_name
             escalate, reason = False, None
         d = Draft(
             draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=reply, citations=citations, escalate=escalate,

@@ -35,7 +35,7 @@ def check_transition(draft: Draft, action: str, *, final_text: str | None = None
         if draft.reject_reason == reason:
             return False
         raise ConflictError(f"draft {draft.draft_id} is already rejected ({draft.reject_reason})")
-    raise ConflictError(f"draft {draft.draft_id} is {draft.status}; it cannot be {action}d")
+    raise ConflictError(f"draft {draft.draft_id} is {draft.status}; it cannot be {'approved' if action == 'approve' else 'rejected'}")
 
 
 def text_diff(before: str, after: str) -> str:

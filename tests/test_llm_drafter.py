@@ -1,0 +1,87 @@
+"""The openai:MODEL drafter against a local OpenAI-compatible server (copilot.testing)."""
+
+import logging
+
+import pytest
+from pydantic import SecretStr
+
+from copilot import Copilot
+from copilot.testing.fake_openai import FakeOpenAI
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TICKET = "E-203が表示されてWi-Fiにつながりません。"
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = FakeOpenAI().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def llm_copilot(sample_copilot, server):
+    settings = sample_copilot.settings.model_copy(update={
+        "llm": "openai:fake-model", "llm_base_url": server.url, "llm_timeout": 2.0,
+        "llm_api_key": SecretStr("sk-test-SECRET-123"),
+    })
+    c = Copilot(settings, embedders=sample_copilot.embedders)
+    c.chroma = sample_copilot.chroma  # one Chroma client per directory in a process
+    return c
+
+
+def _passage_with(c, needle):
+    hits = c.search(TICKET, 5, doc_types=["faq", "manual"])[:3]
+    return next(i for i, h in enumerate(hits, 1) if needle in h.chunk.text)
+
+
+def test_grounded_llm_reply_is_kept_and_the_request_is_recorded(llm_copilot, server, caplog):
+    n = _passage_with(llm_copilot, "2.4GHz帯のSSID")
+    server.queue.append(
+        "お問い合わせいただき、誠にありがとうございます。\n"
+        f"E-203は、ハブが2.4GHz帯のWi-Fiを見つけられないことを示します。[{n}]\n"
+        "よろしくお願いいたします。"
+    )
+    with caplog.at_level(logging.DEBUG):
+        d = llm_copilot.draft(TICKET)
+    assert d.drafter == "openai:fake-model" and not d.escalate
+    assert d.prompt_name == "draft_reply" and [c.n for c in d.citations] == [n]
+    body = server.requests[-1]
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    assert body["model"] == "fake-model" and "keigo" in system and "Japanese" in system
+    assert TICKET in user and "2.4GHz" in user
+    assert server.headers[-1]["authorization"] == "Bearer sk-test-SECRET-123"
+    assert "sk-test-SECRET-123" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "reply,why",
+    [
+        ("ハブを再起動してください。", "grounding"),  # cites nothing
+        ("E-203はルーターの故障です。[9]", "grounding"),  # cites a passage it was not given
+        (500, "LLM call failed"),
+        (429, "LLM call failed"),
+        ("<garbage>", "LLM call failed"),
+        (("sleep", 3.0, "遅すぎる返事 [1]"), "LLM call failed"),  # past llm_timeout
+    ],
+)
+def test_failures_fall_back_to_the_extractive_draft(llm_copilot, server, reply, why):
+    server.queue.append(reply)
+    d = llm_copilot.draft(TICKET)
+    assert d.drafter == "openai:fake-model->extractive"
+    assert why in d.notes[0] and d.prompt_name == "extractive_reply"
+    assert d.citations and "2.4GHz" in d.reply
+
+
+def test_unsupported_sentences_are_removed_and_noted(llm_copilot, server):
+    n = _passage_with(llm_copilot, "2.4GHz帯のSSID")
+    server.queue.append(
+        f"E-203は、ハブが2.4GHz帯のWi-Fiを見つけられないことを示します。[{n}]\n"
+        f"今なら全額返金いたします。返金額は12,800円です。[{n}]\n"
+        "詳しくは http://evil.example をご覧ください。"
+    )
+    d = llm_copilot.draft(TICKET)
+    assert d.drafter == "openai:fake-model"
+    assert "12,800円" not in d.reply and "evil.example" not in d.reply and "2.4GHz" in d.reply
+    assert any("removed unsupported sentence" in x for x in d.notes)
