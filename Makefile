@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run index serve test bench clean
+.PHONY: install run index samples serve test bench clean examples
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,24 @@ install: $(STAMP)
 index: install
 	$(VENV)/bin/copilot index
 
+# sample customer histories for the inbox and summaries (idempotent: ids are upserted)
+samples: install
+	$(VENV)/bin/copilot customers import samples/customers.jsonl
+
 serve: install
 	$(VENV)/bin/copilot serve --host $(HOST) --port $(PORT)
 
-run: index serve
+run: index samples serve
 
 # pytest exit code 5 means "no tests collected": treat it as a failure, never as a pass.
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
+
+# regenerate docs/examples.md from samples/example_tickets.yaml with the default stack
+examples: index samples
+	$(PY) scripts/make_examples.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -201,6 +201,7 @@ class Draft:
             "evidence_ids": list(self.evidence_ids),
             "customer_id": self.customer_id,
             "ticket_id": self.ticket_id,
+            "ticket_text": self.ticket_text,
             "flags": list(self.flags),
             "notes": list(self.notes),
             "status": self.status,

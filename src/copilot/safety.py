@@ -46,11 +46,15 @@ _RULES = [
          r"(refund|return).{0,40}(after|past|outside|beyond).{0,20}(days|period|window|policy)", r"exception", r"compensat", r"full refund.{0,30}(even|although|though)")),
 ]
 
-_ANGER = _rx(
-    r"ふざけ", r"いい加減", r"最悪", r"何度(も|目)", r"二度と", r"怒", r"許せ", r"信じられな", r"どうなってる", r"ありえな", r"詐欺",
-    r"責任者", r"誠意", r"[!！]{2,}", r"3回目", r"三回目", r"もう(解約|やめ)",
-    r"unacceptable", r"ridiculous", r"furious", r"angry", r"worst", r"scam", r"disgusting", r"third time", r"again and again",
-    r"fed up", r"terrible", r"useless", r"waste of (money|time)", r"speak to (a|your) (manager|supervisor)",
+# Strong words mark anger on their own; weak ones need company ("terrible" alone is often
+# about something else: "my internet provider is terrible").
+_ANGER_STRONG = _rx(
+    r"ふざけ", r"いい加減", r"許せ", r"信じられな", r"ありえな", r"詐欺", r"責任者", r"誠意", r"[!！]{2,}", r"二度と",
+    r"unacceptable", r"ridiculous", r"furious", r"scam", r"disgusting", r"fed up", r"speak to (a|your) (manager|supervisor)",
+)
+_ANGER_WEAK = _rx(
+    r"最悪", r"何度(も|目)", r"怒", r"どうなってる", r"3回目", r"三回目", r"もう(解約|やめ)", r"ひどい",
+    r"angry", r"worst", r"third time", r"again and again", r"terrible", r"useless", r"waste of (money|time)", r"awful",
 )
 _REPEAT = _rx(r"(3|３|三|4|四|何)回目", r"何度(も|目)", r"(third|fourth|\d+th) time", r"again and again", r"keep (writing|contacting|asking)")
 
@@ -66,14 +70,14 @@ _INJECTION = _rx(
 def escalation_triggers(text: str) -> list[Trigger]:
     t = normalize(text)
     found = [Trigger(code, reason, holding) for code, reason, holding, rx in _RULES if rx.search(t)]
-    if _REPEAT.search(t) and _ANGER.search(t):
+    if _REPEAT.search(t) and is_angry(t):
         found.append(Trigger("esc-repeat", "repeated contact about the same issue", "standard"))
     return found
 
 
 def is_angry(text: str) -> bool:
     t = normalize(text)
-    return len(_ANGER.findall(t)) >= 1
+    return 2 * len(_ANGER_STRONG.findall(t)) + len(_ANGER_WEAK.findall(t)) >= 2
 
 
 def looks_like_injection(text: str) -> bool:

@@ -21,6 +21,28 @@ log = logging.getLogger(__name__)
 EVIDENCE_PASSAGES = 3
 
 
+def _merge_hits(a: list[Hit], b: list[Hit], k: int) -> list[Hit]:
+    """Interleave two rankings of the same index (each chunk at its better rank)."""
+    best: dict[str, tuple[int, int, Hit]] = {}
+    for order, hits in enumerate((a, b)):
+        for h in hits:
+            key = (h.rank, order)
+            cur = best.get(h.chunk.chunk_id)
+            if cur is None or key < cur[:2]:
+                merged = dict(cur[2].signals) if cur else {}
+                for name, v in h.signals.items():
+                    merged[name] = max(v, merged.get(name, v))
+                h.signals = merged
+                best[h.chunk.chunk_id] = (*key, h)
+            else:
+                for name, v in h.signals.items():
+                    cur[2].signals[name] = max(v, cur[2].signals.get(name, v))
+    ranked = sorted(best.values(), key=lambda t: (t[0], t[1]))[:k]
+    for i, (_, _, h) in enumerate(ranked, 1):
+        h.rank = i
+    return [h for _, _, h in ranked]
+
+
 class Copilot:
     def __init__(self, settings: Settings | None = None, *, embedders: list | None = None) -> None:
         self.settings = settings or Settings()
@@ -162,9 +184,14 @@ class Copilot:
         customer = self.store.get_customer(customer_id) if customer_id else None
         from .drafting import answerable_text
 
+        from .drafting import focus_query
+
         asked = answerable_text(text) or text
         lang = detect_language(asked)
         hits = self.search(asked[:2000], k, doc_types=["faq", "manual"])
+        focus = focus_query(asked)
+        if focus != asked:  # the questions alone, too: background sentences can mislead retrieval
+            hits = _merge_hits(hits, self.search(focus[:2000], k, doc_types=["faq", "manual"]), k)
         from .drafting import ticket_questions
 
         # the drafter reads the best few passages; a ticket with several questions also gets
@@ -199,6 +226,10 @@ class Copilot:
         else:
             out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
                                      apologise=reports_a_problem(text))
+            if not out.citations:  # the passages are related but none answers the question
+                d_reason = "no passage in the knowledge base answers the question"
+                return self._save_escalated(text, lang, conf, hits, customer_id, ticket_id, flags, d_reason,
+                                            holding, "standard", actor, idempotency_key, request_hash)
             reply, citations, used, notes = out.reply, out.citations, out.used_chunk_ids, out.notes
             fell_back = (out.drafter or "").endswith("->extractive")
             prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
@@ -210,6 +241,19 @@ class Copilot:
             escalation_reason=reason, confidence=conf, prompt_name=prompt_name, prompt_version=prompt_version,
             drafter=drafter_name, evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id,
             ticket_id=ticket_id, ticket_text=text, flags=flags, notes=notes, created_at=now_iso(),
+        )
+        return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
+
+    def _save_escalated(self, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
+                        actor, idempotency_key, request_hash) -> Draft:
+        from .store.repo import now_iso
+
+        d = Draft(
+            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=holding.phrase(lang, kind), citations=[],
+            escalate=True, escalation_reason=reason, confidence=conf, prompt_name=holding.name,
+            prompt_version=holding.version, drafter=f"{getattr(self.drafter, 'name', 'extractive')}+holding",
+            evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id, ticket_id=ticket_id,
+            ticket_text=text, flags=flags, created_at=now_iso(),
         )
         return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
 
