@@ -53,7 +53,7 @@ _ANGER_STRONG = _rx(
     r"unacceptable", r"ridiculous", r"furious", r"scam", r"disgusting", r"fed up", r"speak to (a|your) (manager|supervisor)",
 )
 _ANGER_WEAK = _rx(
-    r"最悪", r"何度(も|目)", r"怒", r"どうなってる", r"3回目", r"三回目", r"もう(解約|やめ)", r"ひどい",
+    r"最悪", r"何度(も|目)", r"怒", r"どうなってる", r"3回目", r"三回目", r"もう(解約|やめ)", r"ひどい", r"うんざり", r"欠陥", r"これが最後",
     r"angry", r"worst", r"third time", r"again and again", r"terrible", r"useless", r"waste of (money|time)", r"awful",
 )
 _REPEAT = _rx(r"(3|３|三|4|四|何)回目", r"何度(も|目)", r"(third|fourth|\d+th) time", r"again and again", r"keep (writing|contacting|asking)")
