@@ -21,28 +21,6 @@ log = logging.getLogger(__name__)
 EVIDENCE_PASSAGES = 3
 
 
-def _merge_hits(a: list[Hit], b: list[Hit], k: int) -> list[Hit]:
-    """Interleave two rankings of the same index (each chunk at its better rank)."""
-    best: dict[str, tuple[int, int, Hit]] = {}
-    for order, hits in enumerate((a, b)):
-        for h in hits:
-            key = (h.rank, order)
-            cur = best.get(h.chunk.chunk_id)
-            if cur is None or key < cur[:2]:
-                merged = dict(cur[2].signals) if cur else {}
-                for name, v in h.signals.items():
-                    merged[name] = max(v, merged.get(name, v))
-                h.signals = merged
-                best[h.chunk.chunk_id] = (*key, h)
-            else:
-                for name, v in h.signals.items():
-                    cur[2].signals[name] = max(v, cur[2].signals.get(name, v))
-    ranked = sorted(best.values(), key=lambda t: (t[0], t[1]))[:k]
-    for i, (_, _, h) in enumerate(ranked, 1):
-        h.rank = i
-    return [h for _, _, h in ranked]
-
-
 class Copilot:
     def __init__(self, settings: Settings | None = None, *, embedders: list | None = None) -> None:
         self.settings = settings or Settings()
@@ -184,14 +162,10 @@ class Copilot:
         customer = self.store.get_customer(customer_id) if customer_id else None
         from .drafting import answerable_text
 
-        from .drafting import focus_query
-
         asked = answerable_text(text) or text
         lang = detect_language(asked)
         hits = self.search(asked[:2000], k, doc_types=["faq", "manual"])
-        focus = focus_query(asked)
-        if focus != asked:  # the questions alone, too: background sentences can mislead retrieval
-            hits = _merge_hits(hits, self.search(focus[:2000], k, doc_types=["faq", "manual"]), k)
+
         from .drafting import ticket_questions
 
         # the drafter reads the best few passages; a ticket with several questions also gets
