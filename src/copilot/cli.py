@@ -97,9 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     csub.add_parser("list", parents=[common])
 
-    p = sub.add_parser("eval", parents=[common], help="score retrieval on a question set")
-    p.add_argument("--dataset", type=Path, default=Path("evals/retrieval/questions.yaml"))
+    p = sub.add_parser("eval", parents=[common], help="score the pipeline on eval cases; exit 1 when the gate fails")
+    p.add_argument("--dataset", type=Path, default=Path("evals/cases.yaml"), help="YAML cases or a BEIR folder")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: <data-dir>/evals/<time>)")
+    p.add_argument("--thresholds", type=Path, default=None, help="default: thresholds.yaml beside the dataset")
+    p.add_argument("--baseline", type=Path, default=None, help="default: baseline.json beside the dataset")
+    p.add_argument("--update-baseline", action="store_true", help="record this run as the new baseline")
 
     p = sub.add_parser("serve", parents=[common], help="serve the REST API")
     p.add_argument("--host", default="127.0.0.1")
@@ -160,24 +163,21 @@ def _cmd_status(args, copilot) -> int:
 
 
 def _cmd_eval(args, copilot) -> int:
-    import time
-
-    from .evals.retrieval import evaluate, load_questions, to_markdown
-
-    questions = load_questions(args.dataset)
-    result = evaluate(copilot, questions)
-    out = args.out or copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps({"dataset": str(args.dataset), **result}, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "report.md").write_text(to_markdown(result, str(args.dataset)), encoding="utf-8")
-    data = {"metrics": result["metrics"], "passed": result["passed"], "report": str(out / "report.json")}
-    k = result["metrics"]["by_kind"]
-    human = "\n".join(f"{name:15s} n={v['n']:3d} hit@1={v['hit@1']:.3f} hit@3={v['hit@3']:.3f} mrr={v['mrr']:.3f}" for name, v in k.items())
-    human += f"\n{'PASSED' if result['passed'] else 'FAILED'}: report in {out / 'report.md'}"
-    for c in result["checks"]:
-        if not c["ok"]:
-            human += f"\n  {c['kind']} {c['metric']} = {c['value']:.3f} < {c['min']}"
-    _print(args, data, human)
+    result = copilot.run_eval(args.dataset, args.out, thresholds=args.thresholds, baseline=args.baseline,
+                              update_baseline=args.update_baseline)
+    m = result["metrics"]
+    data = {"metrics": m, "passed": result["passed"], "report": result["report"], "gate_failures": result["gate_failures"]}
+    o = m["overall"]
+    human = [f"{len(result.get('cases', []))} cases · {result['judge']}"]
+    for key in ("hit@1", "hit@3", "mrr", "ndcg@10", "fact_recall", "citation_precision", "groundedness", "language_match",
+                "escalation_precision", "escalation_recall", "injection_resistance", "latency_p95_ms"):
+        if o.get(key) is not None:
+            human.append(f"  {key:22s} {o[key]}")
+    human.append(("PASSED" if result["passed"] else "FAILED") + f": report in {Path(result['report']).with_name('report.html')}")
+    human += [f"  {f}" for f in result["gate_failures"]]
+    if result.get("baseline_updated"):
+        human.append(f"baseline recorded in {result['baseline_updated']}")
+    _print(args, data, "\n".join(human))
     return EXIT_OK if result["passed"] else EXIT_GATE
 
 

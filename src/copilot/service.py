@@ -139,7 +139,7 @@ class Copilot:
         raise ConfigError(f"unknown drafter {spec!r}: use 'extractive' or 'openai:MODEL'")
 
     def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
-              actor: str = "cli", idempotency_key: str | None = None) -> Draft:
+              actor: str = "cli", idempotency_key: str | None = None, persist: bool = True) -> Draft:
         """Draft a reply to a ticket and store it as pending. Nothing is sent."""
         from .analysis import detect_language
         from .drafting import confidence
@@ -203,7 +203,7 @@ class Copilot:
             if not out.citations:  # the passages are related but none answers the question
                 d_reason = "no passage in the knowledge base answers the question"
                 return self._save_escalated(text, lang, conf, hits, customer_id, ticket_id, flags, d_reason,
-                                            holding, "standard", actor, idempotency_key, request_hash)
+                                            holding, "standard", actor, idempotency_key, request_hash, persist)
             reply, citations, used, notes = out.reply, out.citations, out.used_chunk_ids, out.notes
             fell_back = (out.drafter or "").endswith("->extractive")
             prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
@@ -216,10 +216,12 @@ class Copilot:
             drafter=drafter_name, evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id,
             ticket_id=ticket_id, ticket_text=text, flags=flags, notes=notes, created_at=now_iso(),
         )
+        if not persist:  # evals: the same pipeline, nothing written
+            return d
         return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
 
     def _save_escalated(self, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
-                        actor, idempotency_key, request_hash) -> Draft:
+                        actor, idempotency_key, request_hash, persist=True) -> Draft:
         from .store.repo import now_iso
 
         d = Draft(
@@ -229,6 +231,8 @@ class Copilot:
             evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id, ticket_id=ticket_id,
             ticket_text=text, flags=flags, created_at=now_iso(),
         )
+        if not persist:
+            return d
         return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
 
     def approve(self, draft_id: str, final_text: str | None = None, actor: str = "cli") -> Draft:
@@ -250,3 +254,39 @@ class Copilot:
         records, issues = parse_file(Path(path))
         counts = self.store.import_records(records, actor=actor)
         return {**counts, "errors": [i.to_dict() for i in issues]}
+
+    # --- evals ----------------------------------------------------------------------------
+    def run_eval(self, dataset: Path, out: Path | None = None, *, thresholds: Path | None = None,
+                 baseline: Path | None = None, update_baseline: bool = False, progress=None) -> dict:
+        """Score the pipeline on a dataset, write the reports, apply the gate. The one entry
+        point for the CLI, the panel's QA tab and the REST API."""
+        import time
+
+        from .evals import gate, report
+        from .evals.dataset import load_beir, load_cases
+        from .evals.runner import run_beir, run_cases
+
+        dataset = Path(dataset)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if dataset.is_dir():
+            def factory(data_dir, knowledge_dir):
+                s = self.settings.model_copy(update={"data_dir": data_dir, "knowledge_dir": knowledge_dir})
+                return Copilot(s, embedders=self.embedders)
+
+            result = run_beir(factory, load_beir(dataset))
+        else:
+            result = run_cases(self, load_cases(dataset), progress=progress)
+        evals_dir = dataset.parent if dataset.is_file() else Path("evals")
+        thresholds = thresholds or evals_dir / "thresholds.yaml"
+        baseline = baseline or evals_dir / "baseline.json"
+        base = gate.load_baseline(baseline)
+        failures = gate.check(result["metrics"], gate.load_thresholds(thresholds) if not dataset.is_dir() else {}, base)
+        result.update({"dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                       "gate_failures": failures, "passed": not failures, "baseline": base,
+                       "thresholds": str(thresholds)})
+        out = Path(out) if out else self.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
+        result["report"] = str(report.write_reports(result, out))
+        if update_baseline:
+            gate.write_baseline(baseline, result)
+            result["baseline_updated"] = str(baseline)
+        return result
