@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run index samples serve test bench clean examples
+.PHONY: install run index samples serve test eval bench clean examples
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: install
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
+
+# the eval suite and its gate (exit 1 when it fails); reports under var/evals/
+eval: index
+	$(VENV)/bin/copilot eval
 
 # regenerate docs/examples.md from samples/example_tickets.yaml with the default stack
 examples: index samples
