@@ -172,6 +172,15 @@ class Snapshot:
         if canary.get("vector") and primary in self.collections:
             canary_check(self.collections[primary], canary["chunk_id"], np.asarray(canary["vector"], dtype=np.float32), self.active)
 
+    def coverage(self, text: str) -> tuple[float, int]:
+        """Share of the text's content words that occur anywhere in this index, and how many
+        words there were. A ticket about things the knowledge base never mentions scores low."""
+        toks = set(lexical_tokens(text))
+        if not toks or self.lexical._model is None:
+            return 0.0, len(toks)
+        vocab = self.lexical._model.vocab_dict
+        return sum(t in vocab for t in toks) / len(toks), len(toks)
+
     def mask(self, filters: Filters) -> np.ndarray | None:
         if filters.empty:
             return None

@@ -38,11 +38,15 @@ _RULES = [
          r"\bpress\b", r"journalist", r"regulator", r"consumer (protection|affairs)", r"go public", r"social media")),
     ("esc-deletion", "account deletion request (identity check by the privacy team)", "standard",
      _rx(r"アカウント.{0,8}(削除|消し|消去|退会)", r"(退会|削除)(したい|して|希望|をお願い)", r"個人(情報|データ).{0,8}(削除|消し)",
-         r"delete (my|the) (account|data|profile)", r"(close|remove|erase) my account", r"right to (be forgotten|erasure)",
+         r"delete (my|the|our)( [\w-]+){0,3} (account|data|profile)", r"(close|remove|erase) my account", r"right to (be forgotten|erasure)",
          r"delete all (my )?(data|information)")),
     ("esc-refund", "refund or exception outside the written policy", "standard",
      _rx(r"(期限|14日|30日).{0,12}(過ぎ|すぎ|切れ).{0,20}(返金|返品)", r"(返金|返品).{0,20}(期限|14日).{0,12}(過ぎ|すぎ|切れ)",
-         r"(全額|例外|特別).{0,6}返金", r"返金.{0,10}(例外|特別)", r"補償(して|しろ|を求め)", r"賠償",
+         r"(全額|例外|特別).{0,6}返金", r"返金.{0,10}(例外|特別)", r"補償(して|しろ|を求め)", r"賠償", r"全額返して",
+         r"(\d+|[一二三四五六])\s*(か月|ヶ月|カ月|ケ月|年)(前|たって|経って|以上).{0,60}(返金|返品|返して)",
+         r"(返金|返品|返して).{0,60}(\d+|[一二三四五六])\s*(か月|ヶ月|カ月|ケ月|年)(前|たって|経って|以上)",
+         r"(\d+|two|three|four|five|six|several) (months|years) ago.{0,80}(refund|money back|return)",
+         r"(refund|money back|return).{0,80}(\d+|two|three|four|five|six|several) (months|years) ago",
          r"(refund|return).{0,40}(after|past|outside|beyond).{0,20}(days|period|window|policy)", r"exception", r"compensat", r"full refund.{0,30}(even|although|though)")),
 ]
 
@@ -64,11 +68,26 @@ _INJECTION = _rx(
     r"print (your|the) (prompt|instructions)", r"new instructions?:", r"\bDAN\b",
     r"(以前|前|上記|これまで)の(指示|命令|ルール|設定)(を|は)(すべて|全て)?(無視|忘れ)", r"システムプロンプト", r"プロンプトを(表示|教え|出力)",
     r"(指示|命令)を無視", r"あなたは今から", r"開発者モード", r"制約を(解除|無視)",
+    r"AIへの(命令|指示)", r"(サポート|support)\s*AIへ", r"管理者(権限|から)の(指示|命令)", r"管理者権限で",
+    r"(返信|回答)(の冒頭|の最初|の最後)?(に|には)必ず", r"必ず.{0,30}(書く|載せる|入れる|記載する)こと", r"(約束|確約)(する|すること)",
+    r"system override", r"admin(istrator)? (override|mode)", r"reply only with", r"respond only with", r"(include|add|put) (this|the following) (link|url)",
+    r"in your (answer|reply|response),? (include|add|write|say)", r"as an official (notice|announcement)",
 )
 
 
+def without_injection(text: str) -> str:
+    """The ticket minus sentences that try to instruct the assistant: what the customer says."""
+    from .analysis import split_sentences
+
+    kept = []
+    for line in text.splitlines():
+        sents = [x for x in split_sentences(line) if not looks_like_injection(x)]
+        kept.append(" ".join(sents))
+    return "\n".join(kept)
+
+
 def escalation_triggers(text: str) -> list[Trigger]:
-    t = normalize(text)
+    t = normalize(without_injection(text))
     found = [Trigger(code, reason, holding) for code, reason, holding, rx in _RULES if rx.search(t)]
     if _REPEAT.search(t) and is_angry(t):
         found.append(Trigger("esc-repeat", "repeated contact about the same issue", "standard"))

@@ -180,20 +180,27 @@ class Copilot:
                         seen.add(h.chunk.chunk_id)
                         evidence.append(h)
         conf, threshold = confidence(hits, tuple(e.name for e in self.embedders))
+        from .drafting import COVERAGE_MIN, COVERAGE_MIN_WORDS
+
+        coverage, n_words = self.retriever.snapshot().coverage(asked)
         triggers = escalation_triggers(text)
         angry = is_angry(text)
         flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
         holding = self.prompt("holding_reply")
         drafter_name = getattr(self.drafter, "name", "extractive")
         notes: list[str] = []
-        if triggers or angry or conf < threshold:
+        off_topic = n_words >= COVERAGE_MIN_WORDS and coverage < COVERAGE_MIN
+        if triggers or angry or conf < threshold or off_topic:
             if triggers:
                 reason = "; ".join(f"{t.reason} ({t.code})" for t in triggers)
                 kind = triggers[0].holding
             elif angry:
                 reason, kind = "the customer is angry: a person should answer (playbook section 5)", "standard"
-            else:
+            elif conf < threshold:
                 reason, kind = f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})", "standard"
+            else:
+                reason, kind = (f"the ticket is about things the knowledge base never mentions "
+                                f"({coverage:.0%} of its words are known)"), "standard"
             reply, citations, used = holding.phrase(lang, kind), [], []
             prompt_name, prompt_version, drafter_name = holding.name, holding.version, f"{drafter_name}+holding"
             escalate = True
