@@ -80,11 +80,13 @@ def test_eval_writes_reports_and_exits_1_when_the_gate_fails(tmp_path, small_kb)
         "- {id: b, kind: en-to-ja, lang: en, question: 'Where is the moon?', expected: [nothing-answers-this]}\n",
         encoding="utf-8",
     )
+    (tmp_path / "thresholds.yaml").write_text("minimums:\n  overall: {hit@3: 0.9}\n", encoding="utf-8")
     p = run(["eval", *d, "--dataset", str(ds), "--out", str(tmp_path / "rep"), "--json"])
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["passed"] is False
-    assert out["metrics"]["by_kind"]["ja-paraphrase"]["hit@1"] == 1.0
-    assert out["metrics"]["by_kind"]["en-to-ja"]["hit@3"] == 0.0
+    assert out["gate_failures"] == ["overall hit@3 = 0.5 is below the minimum 0.9"]
+    assert out["metrics"]["by_kind"]["paraphrase"]["hit@1"] == 1.0
+    assert out["metrics"]["by_kind"]["cross-lingual"]["hit@3"] == 0.0
     assert (tmp_path / "rep" / "report.md").read_text(encoding="utf-8").count("Where is the moon?") == 1
     bad = run(["eval", *d, "--dataset", str(tmp_path / "missing.yaml")])
     assert bad.returncode == 2 and "not found" in bad.stderr

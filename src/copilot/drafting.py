@@ -32,6 +32,11 @@ CONF_MODEL = {
 COVERAGE_MIN = 0.35
 COVERAGE_MIN_WORDS = 3
 MAX_SENTENCES = 8
+MANUAL_SENTENCES = 3  # sentences taken from a manual passage ...
+MANUAL_MARGIN = 0.10  # ... when they match within this of its best one
+SECOND_MARGIN: float | None = 0.06  # add a second passage matching within this of the first (docs/quality.md)
+TOP_BY_SCORE = 0  # choose the main passage among the first N by sentence match (0: retrieval order)
+RANK_STEP = 0.05
 MAX_FAQ_SENTENCES = 4
 MAX_PASSAGES = 10
 MIN_SENTENCE_SCORE = 0.35
@@ -279,6 +284,13 @@ class ExtractiveDrafter:
         top = next((hi for hi in sentences if sentences[hi]), None)
         if top is None:
             return []
+
+        def best_in(h: int, qi: int = 0) -> float:
+            return max(scores[qi, index[(h, k)]] for k in range(len(sentences[h]))) if sentences[h] else -1.0
+
+        if TOP_BY_SCORE:  # among the first passages, the one whose best sentence matches best
+            firsts = [hi for hi in sentences if sentences[hi]][:TOP_BY_SCORE]
+            top = max(firsts, key=lambda h: best_in(h) - RANK_STEP * firsts.index(h))
         if hits[top].chunk.lang != lang:  # a same-language passage about as good wins
             def best_of(h: int) -> float:
                 return max(scores[0, index[(h, k)]] for k in range(len(sentences[h])))
@@ -294,8 +306,16 @@ class ExtractiveDrafter:
         else:
             own = sorted(range(len(sentences[top])), key=lambda k: -scores[0, index[(top, k)]])
             best = own[0]
-            keep = [k for k in own[:3] if scores[0, index[(top, k)]] >= scores[0, index[(top, best)]] - 0.1]
+            keep = [k for k in own[:MANUAL_SENTENCES] if scores[0, index[(top, k)]] >= scores[0, index[(top, best)]] - MANUAL_MARGIN]
             chosen = [index[(top, k)] for k in sorted(keep)]
+        if SECOND_MARGIN is not None:  # a second passage that matches about as well adds its answer
+            others = [hi for hi in sentences if sentences[hi] and hi != top][:2]
+            for hi in others:
+                if best_in(hi) >= best_in(top) - SECOND_MARGIN:
+                    ks = range(min(len(sentences[hi]), MAX_FAQ_SENTENCES)) if hits[hi].chunk.doc_type == "faq" else \
+                        [max(range(len(sentences[hi])), key=lambda k: scores[0, index[(hi, k)]])]
+                    chosen += [index[(hi, k)] for k in ks if index[(hi, k)] not in chosen]
+                    break
         in_top = [index[(top, k)] for k in range(len(sentences[top]))]
         for qi in range(1, scores.shape[0]):  # further questions
             order = [int(j) for j in np.argsort(-scores[qi]) if candidates[int(j)][0] != top]

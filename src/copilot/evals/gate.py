@@ -60,9 +60,12 @@ def check(metrics: dict, thresholds: dict, baseline: dict | None) -> list[str]:
             elif value is None or value < floor:
                 failures.append(f"{scope} {metric} = {value} is below the minimum {floor}")
     max_drop = thresholds.get("max_drop")
+    min_n = int(thresholds.get("min_cases_for_drop", 0))
     if baseline and max_drop is not None:
         base = dict(_groups(baseline.get("metrics", {})))
         for scope, got in _groups(metrics):
+            if (got.get("n") or 0) < min_n:
+                continue  # one case more or less would swing a small group's average
             for metric, old in (base.get(scope) or {}).items():
                 new = got.get(metric)
                 if metric in LOWER_IS_BETTER or metric == "n" or not isinstance(old, (int, float)) or not isinstance(new, (int, float)):
