@@ -85,3 +85,20 @@ def test_unsupported_sentences_are_removed_and_noted(llm_copilot, server):
     assert d.drafter == "openai:fake-model"
     assert "12,800円" not in d.reply and "evil.example" not in d.reply and "2.4GHz" in d.reply
     assert any("removed unsupported sentence" in x for x in d.notes)
+
+
+def test_llm_summary_is_kept_only_when_it_cites_this_customers_tickets(llm_copilot, server):
+    from conftest import ROOT
+
+    llm_copilot.import_customers(ROOT / "samples" / "customers.jsonl")
+    server.queue.append("山田様はプレミアムプランをご利用です [T-5001]。窓センサーのE-410が未解決です [T-5003]。")
+    s = llm_copilot.summarize("C-1001")
+    assert s["summarizer"] == "openai:fake-model" and "[T-5003]" in s["summary"] and s["extractive_summary"]
+    assert "T-5003" in server.requests[-1]["messages"][1]["content"]
+    assert all(t not in server.requests[-1]["messages"][1]["content"] for t in ("T-5004", "佐藤"))  # C-1002's data never sent
+    server.queue.append("佐藤様の件も未解決です [T-5004]。")  # another customer's ticket
+    s = llm_copilot.summarize("C-1001")
+    assert s["summarizer"] == "extractive" and "another customer's ticket" in s["notes"][0]
+    server.queue.append(500)
+    s = llm_copilot.summarize("C-1001")
+    assert s["summarizer"] == "extractive" and "LLM summary failed" in s["notes"][0]

@@ -250,10 +250,23 @@ class Copilot:
         return self.store.decide(draft_id, "reject", actor, reason=reason, note=note)
 
     def summarize(self, customer_id: str) -> dict:
+        """Extractive by default; with an LLM configured, its overview replaces the extractive
+        one when every sentence cites this customer's tickets."""
         from .summaries import summarize
 
         customer = self.store.get_customer(customer_id)
-        return summarize(customer, self.store.tickets_for(customer_id))
+        tickets = self.store.tickets_for(customer_id)
+        out = summarize(customer, tickets)
+        if self.settings.llm.strip().startswith("openai:") and tickets:
+            from .adapters.llm import LlmSummarizer
+
+            text, note = LlmSummarizer(self.drafter, self.prompt("summarize_customer")).overview(customer, tickets)
+            if text:
+                out["extractive_summary"] = out["summary"]
+                out["summary"], out["summarizer"] = text, self.drafter.name
+            else:
+                out["notes"] = [note]
+        return out
 
     def import_customers(self, path: Path, actor: str = "cli") -> dict:
         from .customers import parse_file

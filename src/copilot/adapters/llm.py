@@ -76,3 +76,38 @@ class LlmDrafter:
         out.notes.insert(0, note)
         out.drafter = f"{self.name}->extractive"
         return out
+
+
+class LlmSummarizer:
+    """An LLM-written overview for `summarize`, kept only when every sentence cites tickets of
+    this customer; otherwise the extractive summary stands and says why."""
+
+    def __init__(self, drafter: LlmDrafter, prompt) -> None:
+        self.drafter = drafter
+        self.prompt = prompt
+        self.name = drafter.name
+
+    def overview(self, customer, tickets) -> tuple[str | None, str]:
+        import re
+
+        own = {t.ticket_id for t in tickets}
+        history = "\n\n".join(
+            f"[{t.ticket_id}] {t.created_at[:10]} {t.status} — {t.subject}\n"
+            + "\n".join(f"  {m.sender}: {m.text[:400]}" for m in t.messages)
+            for t in tickets
+        )
+        messages = self.prompt.render_messages(language=LANG_NAMES.get(customer.lang, "Japanese"), history=history)
+        try:
+            resp = self.drafter._client().invoke(messages)
+            text = resp.content if isinstance(resp.content, str) else str(resp.content)
+        except Exception as exc:
+            return None, f"LLM summary failed ({type(exc).__name__}); extractive summary kept"
+        from ..analysis import split_sentences
+
+        sents = [x for line in text.splitlines() for x in split_sentences(line) if x.strip()]
+        cited_ok = bool(sents) and all(
+            (ids := re.findall(r"T-[\w-]+", x)) and set(ids) <= own for x in sents
+        )
+        if not cited_ok:
+            return None, "LLM summary cited no ticket or another customer's ticket; extractive summary kept"
+        return " ".join(sents), ""
