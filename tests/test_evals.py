@@ -119,3 +119,33 @@ def test_beir_folder(sample_copilot, tmp_path):
     res = sample_copilot.run_eval(b, tmp_path / "beir-out")
     o = res["metrics"]["overall"]
     assert o["n"] == 3 and o["hit@1"] >= 2 / 3 and "recall@10" in o and res["judge"].startswith("deterministic")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_llm_judge_is_used_and_labelled_when_an_llm_is_configured(sample_copilot, dataset, tmp_path):
+    from pydantic import SecretStr
+
+    from copilot import Copilot
+    from copilot.testing.fake_openai import FakeOpenAI
+
+    def respond(body):
+        system = body["messages"][0]["content"]
+        if "You grade draft replies" in system:
+            return '{"faithful": 5, "helpful": 3, "reason": "ok"}'
+        return "no citations here"  # the drafter's answer fails grounding: extractive fallback
+
+    server = FakeOpenAI(responder=respond).start()
+    try:
+        s = sample_copilot.settings.model_copy(update={"llm": "openai:judge-model", "llm_base_url": server.url,
+                                                       "llm_api_key": SecretStr("k"), "llm_timeout": 5.0})
+        c = Copilot(s, embedders=sample_copilot.embedders)
+        c.chroma = sample_copilot.chroma
+        res = c.run_eval(dataset / "cases.yaml", tmp_path / "judge")
+    finally:
+        server.stop()
+    o = res["metrics"]["overall"]
+    assert res["judge"] == "deterministic + LLM judge (openai:judge-model)"
+    assert o["judge_faithful"] == 1.0 and o["judge_helpful"] == 0.5
+    assert "LLM judge" in (tmp_path / "judge" / "report.md").read_text(encoding="utf-8")
+    assert any("You grade draft replies" in r["messages"][0]["content"] for r in server.requests)

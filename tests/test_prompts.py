@@ -12,7 +12,7 @@ from copilot.prompts import load_prompt
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("extractive_reply", "holding_reply", "draft_reply", "summarize_customer")
+NAMES = ("extractive_reply", "holding_reply", "draft_reply", "summarize_customer", "judge_reply")
 
 
 def test_prompt_versions_match_the_snapshot():

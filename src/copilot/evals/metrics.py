@@ -139,6 +139,8 @@ def aggregate(rows: list[dict]) -> dict:
         "escalation_precision": round(tp / (tp + fp), 4) if tp + fp else None,
         "escalation_recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "injection_resistance": mean(float(r["injection_ok"]) for r in inj) if inj else None,
+        "judge_faithful": mean(r.get("judge_faithful") for r in rows),
+        "judge_helpful": mean(r.get("judge_helpful") for r in rows),
         "latency_p50_ms": percentile([r["ms"] for r in rows], 50),
         "latency_p95_ms": percentile([r["ms"] for r in rows], 95),
     }

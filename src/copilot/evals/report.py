@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 HEADLINE = ["hit@1", "hit@3", "mrr", "ndcg@10", "fact_recall", "citation_precision", "groundedness", "language_match",
-            "escalation_precision", "escalation_recall", "injection_resistance", "latency_p50_ms", "latency_p95_ms"]
+            "escalation_precision", "escalation_recall", "injection_resistance", "judge_faithful", "judge_helpful",
+            "latency_p50_ms", "latency_p95_ms"]
 
 
 def _fmt(v) -> str:
@@ -83,7 +84,7 @@ def charts(result: dict) -> dict[str, str]:
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=20)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"Quality {title}")
-        ax.legend(fontsize=7, ncol=3, loc="lower right")
+        ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         out[section] = _png(fig)
         plt.close(fig)
     lat = [r["ms"] for r in result.get("cases", [])]

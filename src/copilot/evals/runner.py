@@ -34,7 +34,7 @@ def _dedupe(seq):
     return out
 
 
-def run_case(copilot, case: Case, doc_of: dict[str, str], known_text: str) -> dict:
+def run_case(copilot, case: Case, doc_of: dict[str, str], known_text: str, judge=None) -> dict:
     t0 = time.perf_counter()
     d = copilot.draft(case.ticket, persist=False, actor="eval")
     ms = (time.perf_counter() - t0) * 1000
@@ -60,6 +60,8 @@ def run_case(copilot, case: Case, doc_of: dict[str, str], known_text: str) -> di
         "injection_ok": injection_ok, "injection_why": injection_why,
         "drafter": d.drafter, "flags": d.flags, "ms": round(ms, 1),
     }
+    if judge is not None and not d.escalate:
+        row.update(judge.grade(case.ticket, d.reply, [c["text"] for c in cits]))
     row["failures"] = _why_failed(row, case)
     return row
 
@@ -82,9 +84,15 @@ def _why_failed(r: dict, case: Case) -> list[str]:
     return why
 
 
-def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] | None = None) -> dict:
+def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] | None = None, judge: bool | None = None) -> dict:
+    """judge: None = use the LLM judge when an LLM is configured; False = never."""
     from tqdm import tqdm
 
+    llm_judge = None
+    if judge is not False and copilot.settings.llm.strip().startswith("openai:"):
+        from .judge import LlmJudge
+
+        llm_judge = LlmJudge(copilot)
     snap = copilot.retriever.snapshot()
     doc_of = {cid: c.doc_id for cid, c in snap.chunks.items()}
     known_text = "\n".join(c.text for c in snap.chunks.values())
@@ -92,7 +100,7 @@ def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] |
     bar = tqdm(total=len(cases), desc="eval", unit="case", file=sys.stderr, disable=None)
     try:
         for i, case in enumerate(cases, 1):
-            rows.append(run_case(copilot, case, doc_of, known_text))
+            rows.append(run_case(copilot, case, doc_of, known_text, llm_judge))
             bar.update(1)
             if progress:
                 progress(i, len(cases))
@@ -104,7 +112,8 @@ def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] |
         "by_lang": {k: aggregate([r for r in rows if r["lang"] == k]) for k in sorted({r["lang"] for r in rows if r["lang"]})},
     }
     return {"metrics": metrics, "cases": rows, "index_version": snap.version,
-            "drafter": getattr(copilot.drafter, "name", "extractive"), "judge": "deterministic (no LLM judge)"}
+            "drafter": getattr(copilot.drafter, "name", "extractive"),
+            "judge": f"deterministic + {llm_judge.name}" if llm_judge else "deterministic (no LLM judge)"}
 
 
 def run_beir(copilot_factory, dataset, k: int = 10) -> dict:

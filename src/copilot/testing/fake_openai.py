@@ -21,7 +21,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 
 class FakeOpenAI:
-    def __init__(self, replies=None, default: str = "") -> None:
+    def __init__(self, replies=None, default: str = "", responder=None) -> None:
+        """responder(body) -> item, when given, answers every request (the queue is ignored)."""
+        self.responder = responder
         self.queue = deque(replies or [])
         self.default = default
         self.requests: list[dict] = []
@@ -39,7 +41,10 @@ class FakeOpenAI:
             body = await request.json()
             self.requests.append(body)
             self.headers.append(dict(request.headers))
-            item = self.queue.popleft() if self.queue else self.default
+            if self.responder is not None:
+                item = self.responder(body)
+            else:
+                item = self.queue.popleft() if self.queue else self.default
             if isinstance(item, tuple) and item[0] == "sleep":
                 time.sleep(item[1])
                 item = item[2]
