@@ -1,4 +1,4 @@
-"""The minimal server: a real uvicorn on loopback, /healthz, /readyz and POST /v1/search."""
+"""A real uvicorn on loopback (python app.py): the first start prints an admin key that works."""
 
 import os
 import socket
@@ -23,8 +23,17 @@ def server(tmp_path, small_kb):
     env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "d"), COPILOT_KNOWLEDGE_DIR=str(small_kb), COPILOT_SECONDARY_EMBEDDER="")
     subprocess.run([sys.executable, "-m", "copilot", "index"], env=env, check=True, capture_output=True, timeout=300)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
+    key, seen = None, ""
+    deadline = time.time() + 120
+    while key is None and time.time() < deadline:  # first start prints a generated admin key
+        line = proc.stderr.readline()
+        seen += line
+        if line.strip().startswith("cp_admin_"):
+            key = line.strip()
+    assert key, seen
     for _ in range(200):
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
@@ -33,17 +42,19 @@ def server(tmp_path, small_kb):
             time.sleep(0.2)
     else:
         proc.kill()
-        pytest.fail(proc.stderr.read().decode())
-    yield base
+        pytest.fail(seen)
+    yield base, key
     proc.terminate()
     proc.wait(timeout=20)
 
 
 def test_health_ready_and_search(server):
+    server, key = server
     assert httpx.get(server + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(server + "/readyz")
     assert ready.status_code == 200 and ready.json()["canary"] == "ok"
-    r = httpx.post(server + "/v1/search", json={"query": "E-203が出る", "k": 2})
+    assert httpx.post(server + "/v1/search", json={"query": "E-203"}).status_code == 401
+    r = httpx.post(server + "/v1/search", json={"query": "E-203が出る", "k": 2}, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200
     body = r.json()
     assert len(body["results"]) == 2 and "E-203" in body["results"][0]["text"]
@@ -55,11 +66,13 @@ def test_health_ready_and_search(server):
      ({"query": "x", "lang": "fr"}, "invalid_request")],
 )
 def test_errors_have_the_documented_shape(server, payload, code):
-    r = httpx.post(server + "/v1/search", json=payload)
+    server, key = server
+    r = httpx.post(server + "/v1/search", json=payload, headers={"X-API-Key": key})
     assert r.status_code == 422
     assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
 
 
 def test_unknown_route_is_json_404(server):
+    server, _ = server
     r = httpx.get(server + "/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

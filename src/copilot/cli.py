@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     csub.add_parser("list", parents=[common])
 
+    keys = sub.add_parser("keys", parents=[common], help="API keys for the REST API (stored hashed)")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    p = ksub.add_parser("create", parents=[common], help="create a key; it is printed once")
+    p.add_argument("--role", required=True, choices=["agent", "helpdesk", "editor", "qa", "admin"])
+    p.add_argument("--name", required=True, help="who or what uses it")
+    ksub.add_parser("list", parents=[common])
+    p = ksub.add_parser("revoke", parents=[common])
+    p.add_argument("key_id")
+
     p = sub.add_parser("eval", parents=[common], help="score the pipeline on eval cases; exit 1 when the gate fails")
     p.add_argument("--dataset", type=Path, default=Path("evals/cases.yaml"), help="YAML cases or a BEIR folder")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: <data-dir>/evals/<time>)")
@@ -268,19 +277,48 @@ def _cmd_customers(args, copilot) -> int:
     return EXIT_OK
 
 
+def _cmd_keys(args, copilot) -> int:
+    from .auth import new_key
+
+    cmd = args.keys_command
+    if cmd == "create":
+        key_id, key, key_hash = new_key(args.role)
+        rec = copilot.store.add_api_key(key_id, key_hash, args.role, args.name, actor="cli")
+        _print(args, {**rec, "key": key}, f"{key}\n(id {key_id}, role {args.role}; shown once, store it now)")
+    elif cmd == "list":
+        rows = copilot.store.list_api_keys()
+        _print(args, {"keys": rows}, "\n".join(f"{r['id']}  {r['role']:8s} {r['name']}  {'REVOKED ' + r['revoked_at'] if r['revoked_at'] else ''}" for r in rows) or "no keys")
+    else:
+        rec = copilot.store.revoke_api_key(args.key_id, actor="cli")
+        _print(args, rec, f"revoked {rec['id']} ({rec['role']}, {rec['name']})")
+    return EXIT_OK
+
+
 def _cmd_serve(args, copilot) -> int:
     import uvicorn
 
     from .api import create_app
+    from .auth import new_key
 
+    if not copilot.store.list_api_keys():
+        # first start: one admin key, printed once, and only on loopback until keys are managed
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            from .errors import ConfigError
+
+            raise ConfigError("no API keys exist: create one with `copilot keys create --role admin --name you` "
+                              "before serving on a non-loopback address")
+        key_id, key, key_hash = new_key("admin")
+        copilot.store.add_api_key(key_id, key_hash, "admin", "generated at first start", actor="serve")
+        sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
+                         f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
     app = create_app(copilot)
-    log.info("serving on http://%s:%d", args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)\n")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK
 
 
 COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "draft": _cmd_draft,
-            "summarize": _cmd_summarize, "drafts": _cmd_drafts, "customers": _cmd_customers, "eval": _cmd_eval,
+            "summarize": _cmd_summarize, "drafts": _cmd_drafts, "customers": _cmd_customers, "eval": _cmd_eval, "keys": _cmd_keys,
             "serve": _cmd_serve}
 
 

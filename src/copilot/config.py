@@ -39,9 +39,19 @@ class Settings(BaseSettings):
     max_ticket_chars: int = Field(20_000, ge=100)
     draft_k: int = Field(5, ge=1, le=20)
 
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body (413 above).")
+    max_upload_bytes: int = Field(10_485_760, ge=1024, description="Largest uploaded knowledge file.")
+    rate_limit_per_minute: int = Field(120, ge=1, description="Requests per API key per minute (429 above).")
+
     # Debug knob for fault-injection tests: sleep this long after all writes and before the
     # new index version is published, so a test can kill the process at the worst moment.
     debug_pause_before_publish: float = Field(0.0, ge=0.0)
+
+    @field_validator("data_dir", "knowledge_dir", "prompts_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        # resolved once, so a server or a job never depends on the working directory later
+        return Path(v).expanduser().resolve()
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -38,9 +38,14 @@ def _m0002_audit_append_only(conn: Connection) -> None:
         ))
 
 
+def _m0003_api_keys(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.api_keys])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_audit_append_only", _m0002_audit_append_only),
+    ("0003_api_keys", _m0003_api_keys),
 ]
 
 

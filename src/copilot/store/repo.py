@@ -251,3 +251,33 @@ class Store:
             q = q.where(s.audit.c.entity_id == entity_id)
         with self.engine.connect() as conn:
             return [dict(r, detail=json.loads(r["detail"])) for r in conn.execute(q).mappings().all()]
+
+    # --- API keys (stored as sha256 hashes; the key itself is shown once) ------------------
+    def add_api_key(self, key_id: str, key_hash: str, role: str, name: str, actor: str) -> dict:
+        row = {"id": key_id, "key_hash": key_hash, "role": role, "name": name, "created_at": now_iso(), "revoked_at": None}
+        with self.engine.begin() as conn:
+            conn.execute(s.api_keys.insert().values(**row))
+            self._audit(conn, actor, "create_key", "api_key", key_id, {"role": role})
+        return {k: v for k, v in row.items() if k != "key_hash"}
+
+    def api_key_by_hash(self, key_hash: str) -> dict | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(s.api_keys).where(s.api_keys.c.key_hash == key_hash)).mappings().first()
+        return dict(r) if r else None
+
+    def list_api_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.api_keys).order_by(s.api_keys.c.created_at)).mappings().all()
+        return [{k: v for k, v in dict(r).items() if k != "key_hash"} for r in rows]
+
+    def revoke_api_key(self, key_id: str, actor: str) -> dict:
+        with self.engine.begin() as conn:
+            r = conn.execute(s.api_keys.update().where(s.api_keys.c.id == key_id, s.api_keys.c.revoked_at.is_(None))
+                             .values(revoked_at=now_iso()))
+            if r.rowcount != 1:
+                exists = conn.execute(select(s.api_keys.c.id).where(s.api_keys.c.id == key_id)).first()
+                if not exists:
+                    raise NotFoundError(f"API key {key_id} not found")
+            else:
+                self._audit(conn, actor, "revoke_key", "api_key", key_id, {})
+        return next(k for k in self.list_api_keys() if k["id"] == key_id)

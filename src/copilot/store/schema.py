@@ -86,3 +86,13 @@ schema_migrations = Table(
     Column("name", String(128), primary_key=True),
     Column("applied_at", String(40), nullable=False),
 )
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(24), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)

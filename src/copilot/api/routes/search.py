@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
+
+from ..deps import Caller
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -37,7 +39,7 @@ class SearchResponse(BaseModel):
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, request: Request) -> SearchResponse:
+async def search(body: SearchRequest, request: Request, caller: Caller) -> SearchResponse:
     copilot = request.app.state.copilot
     hits = await run_in_threadpool(
         copilot.search, body.query, body.k, lang=body.lang, sources=body.sources, tags=body.tags, doc_types=body.doc_types

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from ..deps import Caller
+
+router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
+
+
+class DraftCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000, description="The customer's ticket")
+    customer_id: str | None = Field(None, max_length=64)
+    ticket_id: str | None = Field(None, max_length=64)
+    k: int | None = Field(None, ge=1, le=20)
+
+
+class Approve(BaseModel):
+    final_text: str | None = Field(None, max_length=20_000, description="What the agent sent; default: the draft")
+    agent: str | None = Field(None, max_length=128)
+
+
+class Reject(BaseModel):
+    reason: Literal["wrong", "incomplete", "knowledge_gap", "tone", "other"]
+    note: str | None = Field(None, max_length=2000)
+    agent: str | None = Field(None, max_length=128)
+
+
+@router.post("", status_code=201)
+async def create_draft(body: DraftCreate, request: Request, caller: Caller,
+                       idempotency_key: str | None = Header(None, max_length=200)) -> dict:
+    c = request.app.state.copilot
+    d = await run_in_threadpool(lambda: c.draft(body.text, customer_id=body.customer_id, ticket_id=body.ticket_id, k=body.k,
+                                                actor=caller.actor, idempotency_key=idempotency_key))
+    request.app.state.metrics.draft_made(d.escalate)
+    return d.to_dict()
+
+
+@router.get("/{draft_id}")
+async def get_draft(draft_id: str, request: Request, caller: Caller) -> dict:
+    return (await run_in_threadpool(request.app.state.copilot.store.get_draft, draft_id)).to_dict()
+
+
+@router.post("/{draft_id}/approve")
+async def approve(draft_id: str, body: Approve, request: Request, caller: Caller) -> dict:
+    c = request.app.state.copilot
+    actor = f"{caller.actor}/{body.agent}" if body.agent else caller.actor
+    return (await run_in_threadpool(lambda: c.approve(draft_id, body.final_text, actor=actor))).to_dict()
+
+
+@router.post("/{draft_id}/reject")
+async def reject(draft_id: str, body: Reject, request: Request, caller: Caller) -> dict:
+    c = request.app.state.copilot
+    actor = f"{caller.actor}/{body.agent}" if body.agent else caller.actor
+    return (await run_in_threadpool(lambda: c.reject(draft_id, body.reason, body.note, actor=actor))).to_dict()

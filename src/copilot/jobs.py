@@ -1,0 +1,66 @@
+"""Background jobs (re-index, eval runs) in the serving process, with progress for polling.
+
+One job of a kind runs at a time; searches and drafts keep answering from the published index
+version while a re-index runs (versions swap atomically when it publishes)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from .errors import ConflictError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    def __init__(self, keep: int = 50) -> None:
+        self._jobs: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self.keep = keep
+
+    def start(self, kind: str, fn: Callable[[Callable[[str, int, int], None]], dict]) -> dict:
+        with self._lock:
+            if any(j["kind"] == kind and j["status"] == "running" for j in self._jobs.values()):
+                raise ConflictError(f"a {kind} job is already running")
+            job = {"id": f"{kind}_{uuid.uuid4().hex[:12]}", "kind": kind, "status": "running", "stage": "queued",
+                   "done": 0, "total": 0, "started_at": time.time(), "finished_at": None, "result": None, "error": None}
+            self._jobs[job["id"]] = job
+            self._trim()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            job.update(stage=stage, done=done, total=total)
+
+        def run() -> None:
+            try:
+                job["result"] = fn(progress)
+                job["status"] = "succeeded"
+            except Exception as exc:  # the job records the failure; the server keeps serving
+                log.warning("%s job %s failed: %s", kind, job["id"], type(exc).__name__)
+                job["status"], job["error"] = "failed", str(exc)
+            finally:
+                job["finished_at"] = time.time()
+
+        threading.Thread(target=run, name=job["id"], daemon=True).start()
+        return dict(job)
+
+    def get(self, job_id: str) -> dict:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return dict(job)
+
+    def list(self, kind: str | None = None) -> list[dict]:
+        return [dict(j) for j in sorted(self._jobs.values(), key=lambda j: -j["started_at"]) if kind in (None, j["kind"])]
+
+    def latest(self, kind: str) -> dict | None:
+        jobs = self.list(kind)
+        return jobs[0] if jobs else None
+
+    def _trim(self) -> None:
+        done = [j for j in sorted(self._jobs.values(), key=lambda j: j["started_at"]) if j["status"] != "running"]
+        for j in done[: max(0, len(self._jobs) - self.keep)]:
+            self._jobs.pop(j["id"], None)

@@ -1,0 +1,210 @@
+"""The REST API through httpx (in process): every endpoint, the role matrix, idempotency, 413,
+429, background jobs and the error shape."""
+
+import io
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from copilot.auth import PERMISSIONS, ROLES, new_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    import shutil
+
+    from conftest import ROOT, SMALL_FAQ, SMALL_MANUAL, make_settings
+
+    from copilot import Copilot
+    from copilot.api import create_app
+
+    base = tmp_path_factory.mktemp("api")
+    kb = base / "kb"
+    (kb / "faq").mkdir(parents=True)
+    (kb / "manuals").mkdir()
+    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
+    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
+    evals = base / "evals"
+    evals.mkdir()
+    shutil.copy(ROOT / "evals" / "cases.yaml", evals / "cases.yaml")
+    c = Copilot(make_settings(base / "data", kb, secondary_embedder="", rate_limit_per_minute=1000, max_body_bytes=4096,
+                              max_upload_bytes=20_000))
+    c.index()
+    c.import_customers(ROOT / "samples" / "customers.jsonl")
+    keys = {}
+    for role in ROLES:
+        kid, key, h = new_key(role)
+        c.store.add_api_key(kid, h, role, f"test-{role}", "test")
+        keys[role] = key
+    return c, TestClient(create_app(c)), keys
+
+
+def hdr(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+SAMPLE = {
+    ("POST", "/v1/search"): {"json": {"query": "送料"}},
+    ("POST", "/v1/drafts"): {"json": {"text": "送料はいくらですか"}},
+    ("GET", "/v1/drafts/{draft_id}"): {},
+    ("POST", "/v1/drafts/{draft_id}/approve"): {"json": {}},
+    ("POST", "/v1/drafts/{draft_id}/reject"): {"json": {"reason": "wrong"}},
+    ("GET", "/v1/customers/{customer_id}/summary"): {},
+    ("POST", "/v1/customers/{customer_id}/tickets"): {"json": {"subject": "s", "text": "t"}},
+    ("POST", "/v1/knowledge/reindex"): {"json": {}},
+    ("GET", "/v1/knowledge/status"): {},
+    ("GET", "/v1/knowledge/documents"): {},
+    ("POST", "/v1/knowledge/documents"): {"files": {"file": ("x.md", b"# x\n\ny\n")}},
+    ("DELETE", "/v1/knowledge/documents"): {"params": {"path": "manuals/nope.md"}},
+    ("POST", "/v1/evals/runs"): {"json": {"dataset": "evals/missing.yaml"}},
+    ("GET", "/v1/evals/runs"): {},
+    ("GET", "/v1/evals/runs/{run_id}"): {},
+}
+
+
+def test_every_route_has_a_sample_request():
+    assert set(SAMPLE) == set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("route", sorted(PERMISSIONS), ids=lambda r: f"{r[0]} {r[1]}")
+def test_role_matrix(env, route):
+    c, client, keys = env
+    method, path = route
+    url = path.format(draft_id="d_missing", customer_id="C-404", run_id="eval_missing")
+    for role in ROLES:
+        r = client.request(method, url, headers=hdr(keys[role]), **SAMPLE[route])
+        if role in PERMISSIONS[route]:
+            assert r.status_code not in (401, 403), (role, r.status_code, r.text)
+        else:
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (role, r.text)
+    for bad in ({}, hdr("cp_admin_wrong"), {"X-API-Key": "nope"}):
+        r = client.request(method, url, headers=bad, **SAMPLE[route])
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_revoked_key_is_refused(env):
+    c, client, _ = env
+    kid, key, h = new_key("agent")
+    c.store.add_api_key(kid, h, "agent", "soon revoked", "test")
+    assert client.post("/v1/search", json={"query": "送料"}, headers=hdr(key)).status_code == 200
+    c.store.revoke_api_key(kid, "test")
+    r = client.post("/v1/search", json={"query": "送料"}, headers={"X-API-Key": key})
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+
+
+def test_draft_lifecycle_and_idempotency(env):
+    c, client, keys = env
+    h = {**hdr(keys["helpdesk"]), "Idempotency-Key": "abc-1"}
+    a = client.post("/v1/drafts", json={"text": "送料はいくらですか", "customer_id": "C-1001"}, headers=h)
+    assert a.status_code == 201 and "660円" in a.json()["reply"] and a.json()["status"] == "pending"
+    b = client.post("/v1/drafts", json={"text": "送料はいくらですか", "customer_id": "C-1001"}, headers=h)
+    assert b.json()["draft_id"] == a.json()["draft_id"]
+    conflict = client.post("/v1/drafts", json={"text": "返品したい"}, headers=h)
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict"
+    did = a.json()["draft_id"]
+    got = client.get(f"/v1/drafts/{did}", headers=hdr(keys["qa"]))
+    assert got.json()["reply"] == a.json()["reply"]
+    ok = client.post(f"/v1/drafts/{did}/approve", json={"final_text": "編集済み", "agent": "sato"}, headers=hdr(keys["agent"]))
+    assert ok.status_code == 200 and ok.json()["status"] == "approved" and ok.json()["decided_by"].endswith("/sato")
+    assert c.store.get_draft(did).final_text == "編集済み"
+    bad = client.post(f"/v1/drafts/{did}/reject", json={"reason": "wrong"}, headers=hdr(keys["agent"]))
+    assert bad.status_code == 409
+    assert client.get("/v1/drafts/d_nope", headers=hdr(keys["agent"])).status_code == 404
+
+
+def test_customers(env):
+    _, client, keys = env
+    s = client.get("/v1/customers/C-1001/summary", headers=hdr(keys["agent"]))
+    assert s.status_code == 200 and s.json()["customer_id"] == "C-1001" and s.json()["timeline"]
+    t = client.post("/v1/customers/C-1001/tickets", json={"subject": "E-410", "text": "センサーが反応しません"}, headers=hdr(keys["helpdesk"]))
+    assert t.status_code == 201 and t.json()["ticket_id"].startswith("T-")
+    assert client.post("/v1/customers/C-404/tickets", json={"subject": "x", "text": "y"}, headers=hdr(keys["helpdesk"])).status_code == 404
+
+
+def test_body_limit_413(env):
+    _, client, keys = env
+    r = client.post("/v1/drafts", json={"text": "あ" * 5000}, headers=hdr(keys["agent"]))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_rate_limit_429(env):
+    c, client, _ = env
+    from copilot.api.deps import RateLimiter
+
+    kid, key, h = new_key("agent")
+    c.store.add_api_key(kid, h, "agent", "busy", "test")
+    saved = client.app.state.limiter
+    client.app.state.limiter = RateLimiter(3)
+    try:
+        codes = [client.post("/v1/search", json={"query": "送料"}, headers=hdr(key)).status_code for _ in range(5)]
+    finally:
+        client.app.state.limiter = saved
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    r = None
+
+
+def test_validation_errors_have_the_shape(env):
+    _, client, keys = env
+    r = client.post("/v1/drafts", json={"text": ""}, headers=hdr(keys["agent"]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request" and "text" in r.json()["error"]["message"]
+    r = client.post("/v1/drafts", content=b"{not json", headers={**hdr(keys["agent"]), "content-type": "application/json"})
+    assert r.status_code == 422 and "error" in r.json()
+
+
+def _wait(client, key, url, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(url, headers=hdr(key)).json()
+        j = job.get("reindex") or job
+        if j and j.get("status") != "running":
+            return j
+        time.sleep(0.2)
+    raise AssertionError("job did not finish")
+
+
+def test_upload_reindex_delete(env):
+    c, client, keys = env
+    ed = keys["editor"]
+    bad = client.post("/v1/knowledge/documents", files={"file": ("evil.exe", b"MZ")}, data={"folder": "manuals"}, headers=hdr(ed))
+    assert bad.status_code == 400 and ".exe" in bad.json()["error"]["message"]
+    broken = client.post("/v1/knowledge/documents", files={"file": ("b.pdf", b"%PDF nope")}, data={"folder": "manuals"}, headers=hdr(ed))
+    assert broken.status_code == 400 and "PDF" in broken.json()["error"]["message"]
+    big = client.post("/v1/knowledge/documents", files={"file": ("big.txt", b"a" * 30_000)}, data={"folder": "manuals"}, headers=hdr(ed))
+    assert big.status_code == 413
+    up = client.post("/v1/knowledge/documents", files={"file": ("lamp.md", "# ランプ\n\n緑の点灯は正常です。\n".encode())},
+                     data={"folder": "manuals"}, headers=hdr(ed))
+    assert up.status_code == 201 and up.json()["path"] == "manuals/lamp.md"
+    job = client.post("/v1/knowledge/reindex", json={}, headers=hdr(ed))
+    assert job.status_code == 202
+    done = _wait(client, ed, "/v1/knowledge/status")
+    assert done["status"] == "succeeded" and done["result"]["added"] == 1 and done["stage"] == "done"
+    docs = client.get("/v1/knowledge/documents", headers=hdr(ed)).json()["files"]
+    assert {"path": "manuals/lamp.md", "indexed": True} .items() <= next(d for d in docs if d["path"] == "manuals/lamp.md").items()
+    assert client.delete("/v1/knowledge/documents", params={"path": "../../etc/passwd"}, headers=hdr(ed)).status_code == 400
+    assert client.delete("/v1/knowledge/documents", params={"path": "manuals/lamp.md"}, headers=hdr(ed)).status_code == 200
+    assert not (c.settings.knowledge_dir / "manuals" / "lamp.md").exists()
+    metrics = client.get("/metrics").text
+    assert "copilot_reindex_seconds" in metrics and 'route="/v1/knowledge/reindex"' in metrics
+
+
+def test_eval_run_job(env, monkeypatch):
+    c, client, keys = env
+    monkeypatch.chdir(c.settings.knowledge_dir.parent)  # evals/ of this test project
+    r = client.post("/v1/evals/runs", json={"dataset": "evals/cases.yaml"}, headers=hdr(keys["qa"]))
+    assert r.status_code == 202
+    out = _wait(client, keys["qa"], f"/v1/evals/runs/{r.json()['id']}", timeout=600)
+    assert out["status"] == "succeeded" and out["result"]["metrics"]["overall"]["n"] >= 120
+    assert client.get("/v1/evals/runs", headers=hdr(keys["admin"])).json()["runs"][0]["id"] == r.json()["id"]
+    outside = client.post("/v1/evals/runs", json={"dataset": "/etc/passwd"}, headers=hdr(keys["qa"]))
+    assert outside.status_code == 400
+
+
+def test_health_ready_metrics(env):
+    _, client, _ = env
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["canary"] == "ok"
+    assert "copilot_requests_total" in client.get("/metrics").text
+    assert client.get("/openapi.json").status_code == 200
