@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run index samples serve test eval bench clean examples
+.PHONY: sysdeps install run index samples serve test eval bench clean examples
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,10 @@ serve: install
 run: index samples serve
 
 # pytest exit code 5 means "no tests collected": treat it as a failure, never as a pass.
-test: install
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+test: install sysdeps
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing on purpose" >&2; exit 1; fi; \
 	exit $$rc

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the REST API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-ui", action="store_true", help="serve the REST API only")
     return parser
 
 
@@ -312,7 +313,12 @@ def _cmd_serve(args, copilot) -> int:
         sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
                          f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
     app = create_app(copilot)
-    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)\n")
+    if not args.no_ui:
+        from .ui import mount
+
+        app = mount(app, copilot)
+    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"
+                     + ("" if args.no_ui else f", agent panel http://{args.host}:{args.port}/ui") + "\n")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK
 
