@@ -87,6 +87,22 @@ def copy_knowledge(tmp_path) -> Path:
     return dst
 
 
+def wait_until_up(url: str, proc, message: str, timeout: float = 120) -> None:
+    """Poll a health URL until it answers 200; kill the process and fail the test otherwise."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(message)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,16 +116,7 @@ def chroma_server(tmp_path):
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-srv"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    wait_until_up(f"{url}/api/v2/heartbeat", proc, "chroma server did not start", timeout=60)
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -1,7 +1,6 @@
 """A real uvicorn on loopback (python app.py): the first start prints an admin key that works."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,13 +8,9 @@ import time
 import httpx
 import pytest
 
+from conftest import _free_port, wait_until_up
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,15 +29,7 @@ def server(tmp_path, small_kb):
         if line.strip().startswith("cp_admin_"):
             key = line.strip()
     assert key, seen
-    for _ in range(200):
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(seen)
+    wait_until_up(base + "/healthz", proc, seen)
     yield base, key
     proc.terminate()
     proc.wait(timeout=20)

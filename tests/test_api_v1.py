@@ -1,7 +1,6 @@
 """The REST API through httpx (in process): every endpoint, the role matrix, idempotency, 413,
 429, background jobs and the error shape."""
 
-import io
 import time
 
 import pytest
@@ -143,7 +142,7 @@ def test_rate_limit_429(env):
     finally:
         client.app.state.limiter = saved
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
-    r = None
+
 
 
 def test_validation_errors_have_the_shape(env):

@@ -1,7 +1,6 @@
 """The eval suite: scoring, gate, reports, BEIR, and a broken retriever caught by the gate."""
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml

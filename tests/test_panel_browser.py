@@ -5,25 +5,18 @@ or a temp dir."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from conftest import _free_port, wait_until_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +42,7 @@ def panel(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server did not start")
+    wait_until_up(url + "/healthz", proc, "server did not start", timeout=120)
     shots = Path(os.environ.get("COPILOT_SCREENSHOTS") or base / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     yield {"url": url, "keys": keys, "env": env, "kb": kb, "shots": shots, "data": base / "data"}

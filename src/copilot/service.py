@@ -187,48 +187,38 @@ class Copilot:
         angry = is_angry(text)
         flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
         holding = self.prompt("holding_reply")
-        drafter_name = getattr(self.drafter, "name", "extractive")
-        notes: list[str] = []
         off_topic = n_words >= COVERAGE_MIN_WORDS and coverage < COVERAGE_MIN
-        if triggers or angry or conf < threshold or off_topic:
-            if triggers:
-                reason = "; ".join(f"{t.reason} ({t.code})" for t in triggers)
-                kind = triggers[0].holding
-            elif angry:
-                reason, kind = "the customer is angry: a person should answer (playbook section 5)", "standard"
-            elif conf < threshold:
-                reason, kind = f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})", "standard"
-            else:
-                reason, kind = (f"the ticket is about things the knowledge base never mentions "
-                                f"({coverage:.0%} of its words are known)"), "standard"
-            reply, citations, used = holding.phrase(lang, kind), [], []
-            prompt_name, prompt_version, drafter_name = holding.name, holding.version, f"{drafter_name}+holding"
-            escalate = True
-        else:
-            out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
-                                     apologise=reports_a_problem(text))
-            if not out.citations:  # the passages are related but none answers the question
-                d_reason = "no passage in the knowledge base answers the question"
-                return self._save_escalated(text, lang, conf, hits, customer_id, ticket_id, flags, d_reason,
-                                            holding, "standard", actor, idempotency_key, request_hash, persist)
-            reply, citations, used, notes = out.reply, out.citations, out.used_chunk_ids, out.notes
-            fell_back = (out.drafter or "").endswith("->extractive")
-            prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
-            prompt_name, prompt_version = prompt.name, prompt.version
-            drafter_name = out.drafter or drafter_name
-            escalate, reason = False, None
+        esc = dict(text=text, lang=lang, conf=conf, hits=hits, customer_id=customer_id, ticket_id=ticket_id, flags=flags,
+                   holding=holding, actor=actor, idempotency_key=idempotency_key, request_hash=request_hash, persist=persist)
+        if triggers:
+            return self._save_escalated(reason="; ".join(f"{t.reason} ({t.code})" for t in triggers), kind=triggers[0].holding, **esc)
+        if angry:
+            return self._save_escalated(reason="the customer is angry: a person should answer (playbook section 5)", kind="standard", **esc)
+        if conf < threshold:
+            return self._save_escalated(reason=f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})",
+                                        kind="standard", **esc)
+        if off_topic:
+            return self._save_escalated(reason=(f"the ticket is about things the knowledge base never mentions "
+                                                f"({coverage:.0%} of its words are known)"), kind="standard", **esc)
+        out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
+                                 apologise=reports_a_problem(text))
+        if not out.citations:  # the passages are related but none answers the question
+            return self._save_escalated(reason="no passage in the knowledge base answers the question", kind="standard", **esc)
+        fell_back = (out.drafter or "").endswith("->extractive")
+        prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
         d = Draft(
-            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=reply, citations=citations, escalate=escalate,
-            escalation_reason=reason, confidence=conf, prompt_name=prompt_name, prompt_version=prompt_version,
-            drafter=drafter_name, evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id,
-            ticket_id=ticket_id, ticket_text=text, flags=flags, notes=notes, created_at=now_iso(),
+            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=out.reply, citations=out.citations, escalate=False,
+            escalation_reason=None, confidence=conf, prompt_name=prompt.name, prompt_version=prompt.version,
+            drafter=out.drafter or getattr(self.drafter, "name", "extractive"), evidence_ids=[h.chunk.chunk_id for h in hits],
+            customer_id=customer_id, ticket_id=ticket_id, ticket_text=text, flags=flags, notes=out.notes, created_at=now_iso(),
         )
         if not persist:  # evals: the same pipeline, nothing written
             return d
         return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
 
-    def _save_escalated(self, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
+    def _save_escalated(self, *, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
                         actor, idempotency_key, request_hash, persist=True) -> Draft:
+        """An escalated draft: the playbook's holding reply, no facts, no citations."""
         from .store.repo import now_iso
 
         d = Draft(
