@@ -207,3 +207,22 @@ def test_health_ready_metrics(env):
     assert client.get("/readyz").json()["canary"] == "ok"
     assert "copilot_requests_total" in client.get("/metrics").text
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_searches_answer_from_the_old_version_during_a_reindex(env):
+    c, client, keys = env
+    faq = c.settings.knowledge_dir / "faq" / "faq.csv"
+    faq.write_text(faq.read_text(encoding="utf-8").replace("660円", "880円"), encoding="utf-8")
+    c.settings.debug_pause_before_publish = 3.0  # all written, not yet published
+    try:
+        assert client.post("/v1/knowledge/reindex", json={}, headers=hdr(keys["editor"])).status_code == 202
+        seen = set()
+        while client.get("/v1/knowledge/status", headers=hdr(keys["editor"])).json()["reindex"]["status"] == "running":
+            top = client.post("/v1/search", json={"query": "送料はいくら", "k": 1}, headers=hdr(keys["agent"])).json()["results"][0]
+            seen.add("880円" in top["text"])
+            time.sleep(0.2)
+    finally:
+        c.settings.debug_pause_before_publish = 0.0
+    assert seen == {False}  # every search during the build answered from the previous version
+    top = client.post("/v1/search", json={"query": "送料はいくら", "k": 1}, headers=hdr(keys["agent"])).json()["results"][0]
+    assert "880円" in top["text"]
