@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import detect_language, lexical_tokens, split_sentences
+from .analysis import detect_language, lexical_tokens, normalize, split_sentences
 from .domain import Citation, Hit
 from .prompts import Prompt
 from .safety import looks_like_injection
@@ -37,6 +37,8 @@ MANUAL_MARGIN = 0.10  # ... when they match within this of its best one
 SECOND_MARGIN: float | None = 0.06  # add a second passage matching within this of the first (docs/quality.md)
 TOP_BY_SCORE = 0  # choose the main passage among the first N by sentence match (0: retrieval order)
 RANK_STEP = 0.05
+CODE_BONUS = 0.3
+_CODE = re.compile(r"\b[A-Z]{1,4}-\d{2,5}[A-Z]?\b|\b[A-Z]{2,4}-[A-Z0-9]{2,6}\b")
 MAX_FAQ_SENTENCES = 4
 MAX_PASSAGES = 10
 MIN_SENTENCE_SCORE = 0.35
@@ -212,6 +214,19 @@ def ticket_questions(ticket: str) -> list[str]:
     return asking or informative or [ticket.strip()]
 
 
+def _drop_repeats(chosen: list[int], candidates: list[tuple[int, int, str]]) -> list[int]:
+    """Two passages often say the same thing (FAQ and manual): keep the first wording only."""
+    kept: list[int] = []
+    seen: list[set[str]] = []
+    for i in chosen:
+        toks = set(lexical_tokens(candidates[i][2]))
+        if toks and any(len(toks & t) / len(toks | t) >= 0.7 for t in seen):
+            continue
+        kept.append(i)
+        seen.append(toks)
+    return kept
+
+
 def _with_context(ticket: str, asking: list[str]) -> list[str]:
     """A short question ("どうすればいいですか？") is read with the sentence before it."""
     sents = split_sentences(ticket)
@@ -257,7 +272,10 @@ class ExtractiveDrafter:
         qt = [set(lexical_tokens(x)) for x in questions]
         ct = [set(lexical_tokens(x)) for x in candidates]
         lex = np.array([[len(a & b) / max(1, len(a)) for b in ct] for a in qt])
-        return sim + 0.25 * lex
+        # an error code or model number named in the question picks its own row or sentence
+        codes = [{m.upper() for m in _CODE.findall(normalize(x))} for x in questions]
+        has = np.array([[bool(cs & {m.upper() for m in _CODE.findall(normalize(c))}) for c in candidates] for cs in codes])
+        return sim + 0.25 * lex + CODE_BONUS * has
 
     def select(self, ticket: str, hits: list[Hit], lang: str) -> list[tuple[int, int, str]]:
         """(hit index, sentence index, sentence) of the chosen evidence, in reply order.
@@ -327,7 +345,7 @@ class ExtractiveDrafter:
             extra = [index[(hi, k)] for k in range(min(len(sentences[hi]), MAX_FAQ_SENTENCES))] \
                 if hits[hi].chunk.doc_type == "faq" else [order[0]]
             chosen += [j for j in extra if j not in chosen]
-        chosen = chosen[:MAX_SENTENCES]
+        chosen = _drop_repeats(chosen, candidates)[:MAX_SENTENCES]
         first_use: dict[int, int] = {}
         for i in chosen:
             first_use.setdefault(candidates[i][0], len(first_use))
