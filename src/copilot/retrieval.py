@@ -211,7 +211,23 @@ class Retriever:
                 self._snap = new
             return self._snap
 
-    def search(self, query: str, k: int = 5, filters: Filters | None = None, pool: int | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, filters: Filters | None = None, pool: int | None = None,
+               timings: dict[str, float] | None = None) -> list[Hit]:
+        """Hybrid search. `timings`, when given, receives seconds per stage (benchmarks)."""
+        import time
+
+        t = timings if timings is not None else {}
+        mark = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            t[stage] = t.get(stage, 0.0) + now - mark
+            mark = now
+
+        return self._search(query, k, filters, pool, lap)
+
+    def _search(self, query: str, k: int, filters: Filters | None, pool: int | None, lap) -> list[Hit]:
         filters = filters or Filters()
         filters.validate()
         query = normalize(query or "").strip()
@@ -233,10 +249,13 @@ class Retriever:
             emb = self.embedders.get(name)
             if emb is None:
                 continue
+            lap("other")
             vec = emb.embed_query(query)
+            lap(f"embed:{name}")
             n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
             ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
             rankings[f"dense:{name}"] = ranked[:pool]
+            lap(f"dense:{name}")
         fmask = snap.mask(filters)
         rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)
         terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
@@ -246,11 +265,13 @@ class Retriever:
             mask = snap.ja_mask if fmask is None else snap.ja_mask & fmask
             rankings["lexical:xlang"] = snap.lexical.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
 
+        lap("lexical")
         fused, ranks = fuse(rankings, weights)
         signals: dict[str, dict[str, float]] = {}
         for rname, lst in rankings.items():
             for cid, sc in lst:
                 signals.setdefault(cid, {})[rname] = round(float(sc), 5)
         order = sorted(fused, key=lambda c: (-fused[c], c))[:k]
+        lap("fusion")
         return [Hit(rank=i, chunk=snap.chunks[c], score=fused[c], ranks=ranks[c], signals=signals.get(c, {}))
                 for i, c in enumerate(order, 1)]

