@@ -61,6 +61,19 @@ def run(n: int, embedders: list[str]) -> dict:
             key = name.split(":")[0] + (":" + name.split(":")[1] if ":" in name else "")
             stages[key] = stages.get(key, 0.0) + end - start
 
+        # incremental: change one entry, then delete one, in the same index
+        csv_path = kb / "faq" / "synthetic.csv"
+        rows = csv_path.read_text(encoding="utf-8").splitlines()
+        rows[1] = rows[1].replace("(#0)", "(#0, revised)")
+        csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        t0 = time.perf_counter()
+        changed = c.index()
+        change_s = time.perf_counter() - t0
+        csv_path.write_text("\n".join(rows[:2] + rows[3:]) + "\n", encoding="utf-8")
+        t0 = time.perf_counter()
+        deleted = c.index()
+        delete_s = time.perf_counter() - t0
+
         texts = [ch.embed_text for ch in c.retriever.snapshot().chunks.values()]
         base = Chroma(client=c.chroma, collection_name="bench-baseline", embedding_function=_LcEmbeddings(c.embedders[0]))
         t0 = time.perf_counter()
@@ -69,7 +82,10 @@ def run(n: int, embedders: list[str]) -> dict:
     return {"chunks": rep.chunks, "embedders": embedders, "seconds": round(total, 2),
             "chunks_per_s": round(rep.chunks / total, 2), "stages_s": {k: round(v, 2) for k, v in stages.items()},
             "baseline_seconds": round(base_s, 2), "baseline_chunks_per_s": round(len(texts) / base_s, 2),
-            "ratio": round((rep.chunks / total) / (len(texts) / base_s), 2)}
+            "ratio": round((rep.chunks / total) / (len(texts) / base_s), 2),
+            "change_one_s": round(change_s, 3), "change_one_embedded": changed.embedded, "change_one_updated": changed.updated,
+            "delete_one_s": round(delete_s, 3), "delete_one_embedded": deleted.embedded, "delete_one_removed": deleted.removed,
+            "change_speedup": round(total / change_s, 1)}
 
 
 def main() -> None:
@@ -82,6 +98,9 @@ def main() -> None:
     print("stages (s): " + ", ".join(f"{k} {v}" for k, v in r["stages_s"].items()))
     print(f"baseline (LangChain Chroma.add_texts, {r['embedders'][0]}): {r['baseline_seconds']} s = {r['baseline_chunks_per_s']} chunks/s; "
           f"ratio {r['ratio']}x")
+    print(f"incremental: change one entry {r['change_one_s']} s ({r['change_one_embedded']} texts embedded, "
+          f"{r['change_speedup']}x faster than the full build); delete one {r['delete_one_s']} s "
+          f"({r['delete_one_embedded']} embedded, {r['delete_one_removed']} removed)")
 
 
 if __name__ == "__main__":
