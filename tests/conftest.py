@@ -80,13 +80,6 @@ def counting_copilot(tmp_path, small_kb):
     return c
 
 
-@pytest.fixture
-def copy_knowledge(tmp_path) -> Path:
-    dst = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE, dst)
-    return dst
-
-
 def wait_until_up(url: str, proc, message: str, timeout: float = 120) -> None:
     """Poll a health URL until it answers 200; kill the process and fail the test otherwise."""
     deadline = time.time() + timeout

@@ -35,8 +35,6 @@ MAX_SENTENCES = 8
 MANUAL_SENTENCES = 3  # sentences taken from a manual passage ...
 MANUAL_MARGIN = 0.10  # ... when they match within this of its best one
 SECOND_MARGIN: float | None = 0.06  # add a second passage matching within this of the first (docs/quality.md)
-TOP_BY_SCORE = 0  # choose the main passage among the first N by sentence match (0: retrieval order)
-RANK_STEP = 0.05
 CODE_BONUS = 0.3
 _CODE = re.compile(r"\b[A-Z]{1,4}-\d{2,5}[A-Z]?\b|\b[A-Z]{2,4}-[A-Z0-9]{2,6}\b")
 MAX_FAQ_SENTENCES = 4
@@ -303,19 +301,13 @@ class ExtractiveDrafter:
         if top is None:
             return []
 
-        def best_in(h: int, qi: int = 0) -> float:
-            return max(scores[qi, index[(h, k)]] for k in range(len(sentences[h]))) if sentences[h] else -1.0
+        def best_in(h: int) -> float:
+            return max(scores[0, index[(h, k)]] for k in range(len(sentences[h]))) if sentences[h] else -1.0
 
-        if TOP_BY_SCORE:  # among the first passages, the one whose best sentence matches best
-            firsts = [hi for hi in sentences if sentences[hi]][:TOP_BY_SCORE]
-            top = max(firsts, key=lambda h: best_in(h) - RANK_STEP * firsts.index(h))
         if hits[top].chunk.lang != lang:  # a same-language passage about as good wins
-            def best_of(h: int) -> float:
-                return max(scores[0, index[(h, k)]] for k in range(len(sentences[h])))
-
             for hi in sentences:
                 if (sentences[hi] and hits[hi].chunk.lang == lang and hits[hi].rank <= hits[top].rank + SAME_LANG_RANKS
-                        and best_of(hi) >= best_of(top) - SAME_LANG_MARGIN):
+                        and best_in(hi) >= best_in(top) - SAME_LANG_MARGIN):
                     top = hi
                     break
         chosen: list[int] = []

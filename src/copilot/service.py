@@ -26,6 +26,7 @@ class Copilot:
         self.settings = settings or Settings()
         self._embedders_override = embedders
         self._index_lock = threading.Lock()
+        self._prompts: dict[str, tuple] = {}
 
     # --- backends (built on first use) ----------------------------------------------------
     @cached_property
@@ -118,9 +119,19 @@ class Copilot:
         return Store(self.settings.db_url)
 
     def prompt(self, name: str):
+        """A prompt file, parsed once per process and again only when the file changes."""
         from .prompts import load_prompt
 
-        return load_prompt(self.settings.prompts_dir, name)
+        path = Path(self.settings.prompts_dir) / f"{name}.yaml"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = None  # load_prompt raises the clear error
+        cached = self._prompts.get(name)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, load_prompt(self.settings.prompts_dir, name))
+            self._prompts[name] = cached
+        return cached[1]
 
     @cached_property
     def drafter(self):

@@ -18,6 +18,15 @@ log = logging.getLogger(__name__)
 LANG_NAMES = {"ja": "Japanese", "en": "English"}
 
 
+def chat_messages(prompt, **values):
+    """A prompt file's messages as LangChain chat messages (its ChatPromptTemplate does the
+    formatting; our Prompt lists every missing variable first)."""
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt.render_messages(**values)  # raises InputError naming every missing variable
+    return ChatPromptTemplate.from_messages(list(prompt.messages)).format_messages(**values)
+
+
 class LlmDrafter:
     def __init__(self, settings, prompt, fallback) -> None:
         spec = settings.llm.strip()
@@ -56,7 +65,7 @@ class LlmDrafter:
 
     def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False) -> DraftText:
         text, kept = self._passages(hits)
-        messages = self.prompt.render_messages(language=LANG_NAMES.get(language, language), passages=text, ticket=ticket)
+        messages = chat_messages(self.prompt, language=LANG_NAMES.get(language, language), passages=text, ticket=ticket)
         client = self._client()  # a configuration mistake is an error, not a fallback
         try:
             resp = client.invoke(messages)
@@ -96,7 +105,7 @@ class LlmSummarizer:
             + "\n".join(f"  {m.sender}: {m.text[:400]}" for m in t.messages)
             for t in tickets
         )
-        messages = self.prompt.render_messages(language=LANG_NAMES.get(customer.lang, "Japanese"), history=history)
+        messages = chat_messages(self.prompt, language=LANG_NAMES.get(customer.lang, "Japanese"), history=history)
         try:
             resp = self.drafter._client().invoke(messages)
             text = resp.content if isinstance(resp.content, str) else str(resp.content)

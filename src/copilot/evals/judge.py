@@ -23,7 +23,9 @@ class LlmJudge:
 
     def grade(self, ticket: str, reply: str, passages: list[str]) -> dict:
         text = "\n\n".join(f"[{i}] {p}" for i, p in enumerate(passages, 1)) or "(none)"
-        msgs = self.prompt.render_messages(ticket=ticket, reply=reply, passages=text)
+        from ..adapters.llm import chat_messages
+
+        msgs = chat_messages(self.prompt, ticket=ticket, reply=reply, passages=text)
         try:
             out = self.client.invoke(msgs).content
             m = re.search(r"\{.*\}", out if isinstance(out, str) else str(out), re.S)
