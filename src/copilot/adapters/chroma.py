@@ -71,7 +71,8 @@ class ChromaVectorIndex:
             self._col.delete(ids=ids[i : i + MAX_BATCH])
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        n = max(1, min(n, self.count()))
+        # Chroma returns what it has when n exceeds the collection; no count() round trip per query
+        n = max(1, n)
         res = self._col.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
             n_results=n,

