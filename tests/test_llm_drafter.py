@@ -102,3 +102,20 @@ def test_llm_summary_is_kept_only_when_it_cites_this_customers_tickets(llm_copil
     server.queue.append(500)
     s = llm_copilot.summarize("C-1001")
     assert s["summarizer"] == "extractive" and "LLM summary failed" in s["notes"][0]
+
+
+@pytest.mark.parametrize("redact_llm", [True, False])
+def test_redact_llm_strips_personal_data_from_what_the_llm_is_sent(llm_copilot, server, redact_llm):
+    settings = llm_copilot.settings.model_copy(update={"redact_llm": redact_llm})
+    c = Copilot(settings, embedders=llm_copilot.embedders)
+    c.chroma = llm_copilot.chroma
+    ticket = "E-203が表示されてWi-Fiにつながりません。連絡は090-1234-5678かhanako.sato@example.jpへ。〒150-0001 東京都渋谷区神宮前1-2-3"
+    server.queue.append("<garbage>")
+    c.draft(ticket)
+    user = server.requests[-1]["messages"][1]["content"]
+    secrets = ("090-1234-5678", "hanako.sato@example.jp", "神宮前1-2-3")
+    if redact_llm:
+        assert not any(s in user for s in secrets) and "[PHONE]" in user and "[EMAIL]" in user and "[ADDRESS]" in user
+        assert "E-203" in user  # the question itself still goes out
+    else:
+        assert all(s in user for s in secrets)

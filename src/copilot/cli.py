@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "chromadb", "urllib3", "sentence_transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .pii import install_log_redaction
+
+    install_log_redaction()  # no customer e-mail, phone, card, My Number or address in any log line
     try:
         from .service import Copilot
 

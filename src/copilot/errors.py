@@ -9,7 +9,9 @@
     │   └── ConflictError      an invalid state transition or a reused idempotency key
     └── RuntimeFailure         the copilot failed (exit 3 / HTTP 5xx)
         ├── IndexUnavailable   no index yet, or it failed its canary check
-        └── IndexBusy          another process is writing the index
+        ├── IndexBusy          another process is writing the index
+        └── IndexWriteError    a re-index could not write (disk full, I/O error); the
+                               previous version stays served
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class IndexUnavailable(RuntimeFailure):
 
 class IndexBusy(RuntimeFailure):
     code = "index_busy"
+
+
+class IndexWriteError(RuntimeFailure):
+    code = "index_write_failed"
 
 
 class ConflictError(UserError):

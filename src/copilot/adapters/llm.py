@@ -63,9 +63,18 @@ class LlmDrafter:
             used += n
         return number_passages(kept), kept
 
+    def _outbound(self, text: str) -> str:
+        """Customer text on its way to the external server: redacted when COPILOT_REDACT_LLM is on."""
+        if getattr(self.settings, "redact_llm", False):
+            from ..pii import redact
+
+            return redact(text)
+        return text
+
     def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False) -> DraftText:
         text, kept = self._passages(hits)
-        messages = chat_messages(self.prompt, language=LANG_NAMES.get(language, language), passages=text, ticket=ticket)
+        messages = chat_messages(self.prompt, language=LANG_NAMES.get(language, language), passages=text,
+                                 ticket=self._outbound(ticket))
         client = self._client()  # a configuration mistake is an error, not a fallback
         try:
             resp = client.invoke(messages)
@@ -105,7 +114,8 @@ class LlmSummarizer:
             + "\n".join(f"  {m.sender}: {m.text[:400]}" for m in t.messages)
             for t in tickets
         )
-        messages = chat_messages(self.prompt, language=LANG_NAMES.get(customer.lang, "Japanese"), history=history)
+        messages = chat_messages(self.prompt, language=LANG_NAMES.get(customer.lang, "Japanese"),
+                                 history=self.drafter._outbound(history))
         try:
             resp = self.drafter._client().invoke(messages)
             text = resp.content if isinstance(resp.content, str) else str(resp.content)

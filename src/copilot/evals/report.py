@@ -124,8 +124,20 @@ def html_report(result: dict) -> str:
             f"<body>{imgs}{body}</body></html>")
 
 
+def redacted(result: dict) -> dict:
+    """The result with personal data removed from every case's ticket, reply and failure notes:
+    reports are shared and archived, and eval cases may come from real (exported) tickets."""
+    from ..pii import redact
+
+    clean = dict(result)
+    clean["cases"] = [{**r, **{k: redact(r[k]) for k in ("ticket", "reply") if isinstance(r.get(k), str)},
+                       "failures": [redact(f) for f in r.get("failures", [])]} for r in result.get("cases", [])]
+    return clean
+
+
 def write_reports(result: dict, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    result = redacted(result)
     (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "report.md").write_text(markdown(result), encoding="utf-8")
     (out / "report.html").write_text(html_report(result), encoding="utf-8")

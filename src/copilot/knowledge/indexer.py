@@ -12,9 +12,11 @@ Order of work (a kill at any point leaves the previous version serving):
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +28,7 @@ from ..adapters.bm25 import Bm25Index
 from ..adapters.chroma import ChromaVectorIndex, collection_name
 from ..analysis import lexical_tokens
 from ..domain import Chunk, Document, IndexReport, content_hash
-from ..errors import IndexUnavailable, InputError
+from ..errors import IndexUnavailable, IndexWriteError, InputError
 from .catalog import Catalog, text_key
 from .glossary import Glossary
 from .loaders import load_directory
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 MANIFEST_FORMAT = 1
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
 
 
 def _chroma_meta(c: Chunk) -> dict:
@@ -104,6 +109,23 @@ class Indexer:
 
     # --- the run --------------------------------------------------------------------------
     def run(self, source: Path, full: bool = False, progress: ProgressFn | None = None) -> IndexReport:
+        """Build and publish a new index version. A write failure (disk full, I/O error) is
+        reported as IndexWriteError; nothing is published, so the previous version keeps serving."""
+        try:
+            return self._run(source, full, progress)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _WRITE_ERRNOS:
+                raise
+            if isinstance(exc, sqlite3.OperationalError) and "full" not in str(exc) and "I/O" not in str(exc):
+                raise
+            served = self.layout.current_version()
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise IndexWriteError(
+                f"re-index failed while writing ({why}); "
+                + (f"version {served} is still served" if served else "no version was published")
+                + "; free disk space and run `copilot index` again") from exc
+
+    def _run(self, source: Path, full: bool, progress: ProgressFn | None) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
         with self.layout.writer_lock():

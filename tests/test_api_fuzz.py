@@ -1,0 +1,68 @@
+"""Schemathesis against the API's own OpenAPI schema: requests generated for every operation,
+sent with an admin key, must never get a 5xx, and every error must have the documented shape
+{"error": {"code", "message"}}. The last test checks that at least 1,000 requests were made."""
+
+import shutil
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from copilot.auth import new_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SEEN = {"requests": 0, "by_status": {}}
+EXAMPLES = 90
+
+
+@pytest.fixture(scope="module")
+def fuzz_env(tmp_path_factory):
+    from conftest import ROOT, SMALL_FAQ, SMALL_MANUAL, make_settings
+
+    from copilot import Copilot
+    from copilot.api import create_app
+
+    base = tmp_path_factory.mktemp("fuzz")
+    kb = base / "kb"
+    (kb / "faq").mkdir(parents=True)
+    (kb / "manuals").mkdir()
+    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
+    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
+    (base / "evals").mkdir()
+    shutil.copy(ROOT / "evals" / "cases.yaml", base / "evals" / "cases.yaml")
+    c = Copilot(make_settings(base / "data", kb, secondary_embedder="", rate_limit_per_minute=1_000_000))
+    c.index()
+    c.import_customers(ROOT / "samples" / "customers.jsonl")
+    kid, key, h = new_key("admin")
+    c.store.add_api_key(kid, h, "admin", "fuzz", "test")
+    outside = base / "outside.txt"
+    outside.write_text("must survive", encoding="utf-8")
+    return {"app": create_app(c), "key": key, "outside": outside, "kb": kb}
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_env):
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_env["app"])
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors_and_every_error_has_the_shape(case, fuzz_env):
+    response = case.call(headers={"Authorization": f"Bearer {fuzz_env['key']}"})
+    SEEN["requests"] += 1
+    SEEN["by_status"][response.status_code] = SEEN["by_status"].get(response.status_code, 0) + 1
+    assert response.status_code < 500, (case.method, case.path, response.text[:500])
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"} and isinstance(body["error"].get("code"), str) and isinstance(body["error"].get("message"), str), body
+
+
+def test_enough_requests_were_generated_and_nothing_outside_the_knowledge_dir_changed(fuzz_env):
+    assert SEEN["requests"] >= 1000, SEEN
+    assert fuzz_env["outside"].read_text(encoding="utf-8") == "must survive"
+    assert (fuzz_env["kb"] / "faq" / "faq.csv").exists()
+    print(f"\nschemathesis: {SEEN['requests']} requests, by status {dict(sorted(SEEN['by_status'].items()))}")
