@@ -61,7 +61,7 @@ def _check(env) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_damaged_vector_file_is_caught_by_the_canary_and_repaired_by_a_full_index(tmp_path, small_kb):
+def test_damaged_vector_store_is_reported_at_start_up_and_rebuilt_by_a_full_index(tmp_path, small_kb):
     data = tmp_path / "data"
     env = dict(os.environ, COPILOT_DATA_DIR=str(data), COPILOT_KNOWLEDGE_DIR=str(small_kb), COPILOT_SECONDARY_EMBEDDER="")
     run = lambda *a: subprocess.run([sys.executable, "-m", "copilot", *a, "--json"], env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
@@ -69,24 +69,37 @@ def test_damaged_vector_file_is_caught_by_the_canary_and_repaired_by_a_full_inde
     ok = _check(env)
     assert ok.returncode == 0 and json.loads(ok.stdout)["canary"] == "ok"
 
-    # damage every HNSW file of the store: zeros over the vectors and the graph
-    damaged = 0
-    for f in (data / "index" / "chroma").rglob("*.bin"):
-        size = f.stat().st_size
-        if size:
-            f.write_bytes(b"\0" * size)
-            damaged += 1
-    assert damaged
+    store = data / "index" / "chroma" / "chroma.sqlite3"
+    store.write_bytes(store.read_bytes()[: store.stat().st_size // 2])  # a truncated file
     bad = _check(env)
     assert bad.returncode != 0
-    assert "copilot index --full" in bad.stderr
+    assert "cannot be opened" in bad.stderr and "copilot index --full" in bad.stderr
+    search = run("search", "送料はいくらですか")
+    assert search.returncode == 3 and "copilot index --full" in search.stderr.strip().splitlines()[-1]
 
     rep = run("index", "--full")
     assert rep.returncode == 0, rep.stderr
+    assert "moved it to" in rep.stderr
+    assert [p.name for p in (data / "index").iterdir() if p.name.startswith("chroma.damaged-")]  # kept for inspection
     again = _check(env)
     assert again.returncode == 0 and json.loads(again.stdout)["canary"] == "ok"
     hit = json.loads(run("search", "送料はいくらですか", "--k", "1").stdout)["results"][0]
     assert "660円" in hit["text"]
+
+
+def test_a_wiped_vector_store_is_noticed_by_a_plain_reindex(counting_copilot):
+    """Collections that lost their vectors are rebuilt even when no document changed."""
+    c = counting_copilot
+    c.index()
+    snap = c.retriever.snapshot()
+    for col in snap.collections.values():
+        c.chroma.delete_collection(col.name)
+    before = c.counter.documents_embedded
+    c.index()
+    assert c.counter.documents_embedded == before  # the vectors come back from the embedding cache
+    fresh = c.retriever.snapshot()
+    assert all(col.count() == len(fresh.active) for col in fresh.collections.values())
+    assert c.check_index()["canary"] == "ok"
 
 
 def test_canary_failure_is_index_unavailable(counting_copilot):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 
 def content_hash(*parts: object, length: int = 24) -> str:
@@ -38,8 +39,10 @@ class Document:
     tags: list[str] = field(default_factory=list)
     url: str | None = None
 
-    @property
+    @cached_property
     def version(self) -> str:
+        # computed once: documents are not changed after loading, and a re-index asks for
+        # the version of every document several times
         return content_hash(
             self.source,
             self.title,

@@ -148,7 +148,7 @@ class Snapshot:
         self.version = version
         self.manifest = manifest
         self.lexical = Bm25Index.load(layout.version_dir(version) / "lexical")
-        rows = catalog.get_chunks(self.lexical.ids)
+        rows = catalog.get_chunks(self.lexical.ids, tokens=False)
         missing = [i for i in self.lexical.ids if i not in rows]
         if missing:
             raise IndexUnavailable(f"index version {version} refers to {len(missing)} chunks missing from the catalog; run `copilot index --full`")
@@ -195,6 +195,11 @@ class Retriever:
         self.embedders = embedders  # name -> embedder
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
+
+    @property
+    def serving(self) -> bool:
+        """True once a version has been loaded for searches."""
+        return self._snap is not None
 
     def snapshot(self) -> Snapshot:
         version = self.layout.current_version()

@@ -65,6 +65,8 @@ class Copilot:
         from .knowledge.splitter import Splitter
 
         s = self.settings
+        if full and not s.chroma_url:
+            self._open_or_quarantine_store()
         indexer = Indexer(
             self.layout,
             self.catalog,
@@ -76,8 +78,21 @@ class Copilot:
         )
         with self._index_lock:
             report = indexer.run(Path(source or s.knowledge_dir), full=full, progress=progress)
-        self.retriever.snapshot()  # swap to the new version now, not on the next query
+        if self.retriever.serving:
+            # a serving process swaps to the new version now, not on its next query; a
+            # one-shot `copilot index` has nothing to swap and skips the load
+            self.retriever.snapshot()
         return report
+
+    def _open_or_quarantine_store(self) -> None:
+        """For a full rebuild: a store that cannot be opened is moved aside, not fatal."""
+        from .adapters.chroma import StoreDamaged, quarantine
+
+        try:
+            self.chroma  # noqa: B018 - opening it is the check
+        except StoreDamaged as exc:
+            dest = quarantine(self.layout.chroma)
+            log.warning("%s; moved it to %s and building a new one", exc, dest)
 
     def search(self, query: str, k: int | None = None, *, lang: str | None = None, sources: list[str] | None = None,
                tags: list[str] | None = None, doc_types: list[str] | None = None) -> list[Hit]:

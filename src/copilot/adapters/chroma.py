@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 5461  # Chroma's per-call record limit
 
 
+class StoreDamaged(IndexUnavailable):
+    """The embedded vector store cannot be opened; `copilot index --full` moves it aside."""
+
+
 def make_client(persist_dir: Path | None, url: str | None):
     import chromadb
 
@@ -39,7 +43,24 @@ def make_client(persist_dir: Path | None, url: str | None):
             raise IndexUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
     assert persist_dir is not None
     persist_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+    try:
+        return chromadb.PersistentClient(path=str(persist_dir), settings=settings)
+    except Exception as exc:  # chromadb raises InternalError and others for a damaged store
+        raise StoreDamaged(
+            f"the vector store at {persist_dir} cannot be opened ({str(exc).splitlines()[0][:200]}); "
+            "run `copilot index --full` to rebuild it") from exc
+
+
+def quarantine(persist_dir: Path) -> Path:
+    """Move a damaged store aside (kept for inspection) so a fresh one can be built."""
+    import time
+
+    from chromadb.api.client import SharedSystemClient
+
+    dest = persist_dir.with_name(f"{persist_dir.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    persist_dir.rename(dest)
+    SharedSystemClient.clear_system_cache()  # chromadb caches the failed system per path
+    return dest
 
 
 def collection_name(embedder: str, generation: str) -> str:

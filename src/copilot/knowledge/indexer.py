@@ -152,7 +152,15 @@ class Indexer:
 
             new_docs: dict[str, dict] = {}
             new_chunks: dict[str, Chunk] = {}
+            split_cfg = {"max_tokens": self.splitter.max_tokens, "overlap": self.splitter.overlap,
+                         "encoding": self.splitter.encoding}
+            same_split = prev is not None and prev.get("splitter") == split_cfg
             for doc in docs:
+                old = prev_docs.get(doc.doc_id) if same_split else None
+                if old is not None and old["version"] == doc.version and old["source"] == doc.source and old["chunks"]:
+                    # unchanged document, same splitter: its chunks are the ones already indexed
+                    new_docs[doc.doc_id] = dict(old)
+                    continue
                 chunks = self.splitter.split(doc)
                 if not chunks:
                     continue
@@ -180,7 +188,9 @@ class Indexer:
             active = [cid for e in new_docs.values() for cid in e["chunks"]]
             same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
             same_glossary = prev is not None and prev.get("glossary") == glossary_hash
-            if same_backends and same_glossary and not (report.added or report.updated or report.removed):
+            intact = same_backends and all(
+                ChromaVectorIndex(self.client, e["collection"]).count() >= len(active) for e in prev["embedders"].values())
+            if same_backends and same_glossary and intact and not (report.added or report.updated or report.removed):
                 # nothing changed: keep serving the same version, touch nothing
                 report.chunks = len(active)
                 report.version = prev["version"]
@@ -215,7 +225,12 @@ class Indexer:
                     reuse = False
                     name = collection_name(e.name, generation)
                     col = ChromaVectorIndex(self.client, name)
-                need = [new_chunks[c] for c in active if (not reuse or c not in prev_active)]
+                need_ids = [c for c in active if (not reuse or c not in prev_active)]
+                absent = [c for c in need_ids if c not in new_chunks]
+                if absent:  # chunks of unchanged documents, needed when a collection is rebuilt
+                    for cid, (chunk, _tok) in self.catalog.get_chunks(absent, tokens=False).items():
+                        new_chunks[cid] = chunk
+                need = [new_chunks[c] for c in need_ids]
                 vecs = self._embed(e, need, use_cache=not full, report=report, progress=progress)
                 if need:
                     if progress:
@@ -229,8 +244,8 @@ class Indexer:
             # 4. lexical index + canary + manifest, in a temp dir renamed into place
             if progress:
                 progress("lexical", 0, 1)
-            rows = self.catalog.get_chunks(active)
-            lexical = Bm25Index.build(active, [rows[c][1] for c in active])
+            toks = self.catalog.get_tokens(active)
+            lexical = Bm25Index.build(active, [toks[c] for c in active])
             tmp = self.layout.versions / f".tmp-{version}"
             lexical.save(tmp / "lexical")
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
@@ -243,14 +258,16 @@ class Indexer:
                 "parent": (prev or {}).get("version"),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "source": str(source),
-                "splitter": {"max_tokens": self.splitter.max_tokens, "overlap": self.splitter.overlap,
-                             "encoding": self.splitter.encoding},
+                "splitter": split_cfg,
                 "embedders": collections,
                 "primary": self.embedders[0].name,
                 "canary": {"chunk_id": canary_id, "vector": [float(x) for x in canary_vec] if canary_vec is not None else None},
                 "glossary": glossary_hash,
                 "documents": new_docs,
                 "chunks": len(active),
+                # chunks the previous version served and this one does not: the next run's GC
+                # deletes them from the vector store without scanning it
+                "retired": sorted(prev_active - active_set),
             }
             write_json_atomic(tmp / "manifest.json", manifest)
             os.replace(tmp, self.layout.version_dir(version))
@@ -299,9 +316,13 @@ class Indexer:
             from ..adapters.chroma import drop_collections_except
 
             drop_collections_except(self.client, keep_cols)
+            retired = set((prev or {}).get("retired", [])) - keep_ids
             for entry in manifest["embedders"].values():
                 col = ChromaVectorIndex(self.client, entry["collection"])
+                if retired:
+                    col.delete(sorted(retired))
                 if col.count() > len(keep_ids):
+                    # more than expected (an older manifest, or a run killed before its GC): scan
                     orphans = col.ids() - keep_ids
                     if orphans:
                         col.delete(sorted(orphans))

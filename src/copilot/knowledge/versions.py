@@ -97,7 +97,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
+        # compact, and through dumps (C encoder) rather than dump (pure-Python streaming):
+        # a 10k-document manifest is MBs, and this is on the path of every re-index
+        fh.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
