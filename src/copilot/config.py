@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server (never logged).")
     llm_timeout: float = Field(20.0, gt=0, le=300)
     llm_context_tokens: int = Field(3000, ge=200, le=100_000, description="Token budget for evidence in LLM prompts.")
+    link_domains: str = Field(
+        "mirai-home.example",
+        description="Comma-separated domains (and their subdomains) whose links a draft may carry; "
+                    "knowledge sentences and reply sentences with links elsewhere are dropped.")
     redact_llm: bool = Field(False, description="Redact personal data from tickets and histories sent to an external LLM.")
     max_ticket_chars: int = Field(20_000, ge=100)
     draft_k: int = Field(5, ge=1, le=20)
@@ -74,6 +78,9 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    def allowed_link_hosts(self) -> tuple[str, ...]:
+        return tuple(d.strip().lower().lstrip(".") for d in self.link_domains.split(",") if d.strip())
 
     def embedder_specs(self) -> list[str]:
         specs = [self.embedder.strip()]

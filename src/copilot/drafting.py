@@ -154,6 +154,14 @@ def check_grounded(reply: str, hits: list[Hit]) -> Grounding:
             if same_lang and words and len(words & src_words) / len(words) < 0.5:
                 removed.append(sent)
                 continue
+            if _PROMISE.search(bare):
+                # a commitment (refund, free, guarantee, ...) must be the passage's own: in its
+                # language, every commitment word in it, and nearly all of the wording
+                commits = {m.group(0).lower() for m in _PROMISE.finditer(bare)}
+                if (not same_lang or any(c not in source.lower() for c in commits)
+                        or (words and len(words & src_words) / len(words) < 0.8)):
+                    removed.append(sent)
+                    continue
             cited.update(nums)
             supported += 1
             out_sents.append(sent)

@@ -72,7 +72,44 @@ _INJECTION = _rx(
     r"(返信|回答)(の冒頭|の最初|の最後)?(に|には)必ず", r"必ず.{0,30}(書く|載せる|入れる|記載する)こと", r"(約束|確約)(する|すること)",
     r"system override", r"admin(istrator)? (override|mode)", r"reply only with", r"respond only with", r"(include|add|put) (this|the following) (link|url)",
     r"in your (answer|reply|response),? (include|add|write|say)", r"as an official (notice|announcement)",
+    # text addressed to the assistant, the model or whoever writes the reply (planted in tickets or documents)
+    r"\b(AI|LLM|GPT|chatbot|bot)s?\b.{0,40}\b(must|should|always|never|please|will|are to|instructions?|reply|answer|respond|add|write|include|output|print|summari[sz])",
+    r"\b(note|message|instructions?|update|reminder) (to|for) (the |all )?(AI|assistants?|models?|bots?|LLMs?|chatbots?|agents? writing|answer(ing)? systems?|the system)",
+    r"\b(assistants?|language models?|answer(ing)? (engine|system)s?|auto-?respon(der|se engine)s?)\b.{0,40}\b(must|should|always|never|shall|are required|need to|will)\b",
+    r"(AI|ＡＩ|エーアイ|アシスタント|チャットボット|ボット|自動応答|応答エンジン|回答エンジン|言語モデル|モデル)(へ|に|は|の方|各位|向け|への|宛て)",
+    r"(担当者|回答者|オペレーター|編集者|作成者)各位", r"(編集|社内|運用)メモ", r"下書き(を作成|作成時|にも)", r"(この|本)(FAQ|ＦＡＱ|項目|ページ|文書|記事|マニュアル)を(参照|使用|使って|利用|要約|読)",
+    r"(回答|返信|返答|案内|下書き|文面|お返事)(の|に|では|には|する|の際|を作る|を書く|を作成する)(際|とき|時|場合|前|冒頭|最初|最後|末尾|1行目|一行目)?.{0,12}(必ず|次の|以下の|下記の|「)",
+    r"」(と|という)(だけ)?(お伝え|ご案内|案内|回答|返信|記載|記入|書い|書く|書き|伝え|明記|追記|出力|答え)",
+    r"(と|を)(回答|返答|出力|記載|追記|明記)(する|すること|してください|して下さい|しなさい|せよ)",
+    r"(指示|命令|ルール|規定|設定|プロンプト)(を|は)(すべて|全て)?(無視|忘れ|上書き|破棄)", r"(以下|次|この|本|これ)の?(内容|指示|文書|設定|項目|記載|ルール)?(は|を|が)?(最優先|(より|に)?優先され(る|ます)|上書き)",
+    r"(指示文|指示内容|システム設定|内部ルール|内部の指示|受け取っている指示|設定された指示)",
+    r"\[(SYSTEM|SYS|ADMIN|INST|ASSISTANT|DEVELOPER)[^\]]*\]", r"<<\s*SYS\s*>>", r"</?\s*[a-z_]*(system|context|ticket|document|instruction|assistant|user|retriev)[a-z_]*\s*>",
+    r"^\s*(SYSTEM|ADMIN|DEVELOPER|ASSISTANT)\s*[:：]", r"【\s*(システム|SYSTEM|管理者|重要なお知らせ：AI)", r"END OF (THE )?(TICKET|DOCUMENT|KNOWLEDGE|CONTEXT|INSTRUCTIONS)",
+    r"(new|next|real|actual) (task|instructions?)\s*[:：]", r"新しい(タスク|指示)", r"(以下|次)の(内容|指示)(は|を)(最優先|必ず)",
+    r"(override|supersede)s? (the |any |all )?(previous|prior|above|other|japanese|english)", r"(this|the following) (document|note|instruction|message|text|section) (has|takes|is) (the )?(highest|top) priority",
+    r"(summari[sz]e|list|print|repeat|reveal|output|show|dump) (every|all|your|the) (documents?|rules?|instructions?|guidelines|prompt|context)",
+    r"(do not|don't|never) (tell|mention|reveal) (this|these) (to )?(the )?(customer|user)", r"hidden (instructions?|rules?)",
+    r"(role[- ]?play|pretend|you are (now )?(a|an|the) )", r"(ロールプレイ|なりきって|として振る舞)", r"(quality check|compliance check) for (ai|assistants|models)",
+    r"(冒頭|最初|最後|末尾|文末|1行目|一行目|署名|結び)(に|には|へ|で).{0,30}(入れ|書|記載|追記|付け|添え|載せ|加え)(る|て|なさい|ること|よ)",
+    r"(記載|記入|追記|明記|出力|宣言|約束)(すること|せよ|しなさい)", r"(編集|社内|運用|対応方針|スタイル|方針)メモ", r"【社内(向け|用|限り|専用)?】",
+    r"\b(append|prepend)\b", r"\bsign (off|the reply|it) with\b", r"\b(end|start|begin|finish) (the|your|every|each) (reply|answer|response|draft)s? with\b",
+    r"\b(persona|style note|formatting rule|editor'?s note)\b", r"\bthe (draft|reply|answer|response) must (say|contain|include|state|mention)",
+    r"(your|the) (reply|answer|response|draft) (must|should|shall) (contain|include|say|state|mention|end|start)",
+    r"(confirm|tell|say to|inform) (this|it) to (the )?customers? using", r"using the (exact )?words",
+    r"<!--", r"[A-Za-z0-9+/]{32,}={0,2}",  # HTML comments and base64 blobs are never customer-facing knowledge
 )
+
+# A policy "update" that grants something: the way a planted or unreviewed edit changes what
+# the company promises. Such passages are held back from drafts until an editor confirms them.
+_POLICY_CHANGE = _rx(r"改定|改訂|撤廃|変更になりました|変更しました|追記[:：]|キャンペーン追記", r"\bupdated?\b.{0,20}(20\d\d|policy|rule)",
+                     r"effective immediately", r"\bis now available\b", r"\bno longer\b", r"has been upgraded")
+_COMMITMENT = _rx(r"返金", r"無料", r"無償", r"保証", r"全額", r"割引", r"交換", r"いつでも", r"refund", r"free", r"no charge",
+                  r"guarantee", r"discount", r"waive", r"upgrade", r"replacement", r"at any time", r"pro rata")
+
+
+def policy_claim(sentence: str) -> bool:
+    t = normalize(sentence)
+    return bool(_POLICY_CHANGE.search(t) and _COMMITMENT.search(t))
 
 
 def without_injection(text: str) -> str:
@@ -113,3 +150,88 @@ _PROBLEM = _rx(
 def reports_a_problem(text: str) -> bool:
     """The customer describes something going wrong: the reply opens with an apology."""
     return bool(_PROBLEM.search(normalize(text)))
+
+
+# --- evidence screening and the last check on every reply -----------------------------------------
+
+_LINK = re.compile(r"https?://[^\s)\]」>『』（）\"'<]+", re.IGNORECASE)
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlparse
+
+    return (urlparse(url).hostname or "").lower().rstrip(".")
+
+
+def foreign_links(text: str, allowed_hosts: tuple[str, ...]) -> list[str]:
+    """Links in `text` whose host is not one of the company's domains (or their subdomains)."""
+    out = []
+    for url in _LINK.findall(normalize(text)):
+        h = _host(url)
+        if not any(h == d or h.endswith("." + d) for d in allowed_hosts):
+            out.append(url)
+    return out
+
+
+def screen_passage(text: str, allowed_hosts: tuple[str, ...]) -> tuple[str, list[str]]:
+    """A knowledge passage as drafts may use it. Returns (text, dropped sentences).
+
+    - A passage with any sentence that instructs the assistant (or fake role tags and
+      delimiters, HTML comments, encoded blobs), or that grants something through a policy
+      "update", is tainted as a whole: the text around an injection is the attacker's too, so
+      the passage is dropped ("" comes back) until an editor has reviewed it.
+    - Otherwise only sentences with links off the company's domains are dropped.
+    """
+    from .analysis import split_sentences
+
+    kept_lines, dropped = [], []
+    for line in text.splitlines():
+        if not line.strip():
+            kept_lines.append(line)
+            continue
+        sents = [line.strip()] if " | " in line else split_sentences(line)
+        keep = []
+        for sent in sents:
+            if looks_like_injection(sent) or policy_claim(sent):
+                return "", [sent]
+            if foreign_links(sent, allowed_hosts):
+                dropped.append(sent)
+            else:
+                keep.append(sent)
+        if keep:
+            kept_lines.append(("" if not line.isascii() else " ").join(keep))
+    return "\n".join(kept_lines).strip(), dropped
+
+
+def prompt_echoes(sentence: str, prompt_texts: list[str], window: int = 40) -> bool:
+    """True when the sentence repeats a stretch of the drafter's own instructions."""
+    s = re.sub(r"\s+", " ", normalize(sentence)).lower()
+    if len(s) < window:
+        return False
+    for p in prompt_texts:
+        p = re.sub(r"\s+", " ", normalize(p)).lower()
+        for i in range(0, max(1, len(s) - window + 1), 4):
+            if s[i : i + window] in p:
+                return True
+    return False
+
+
+def guard_reply(reply: str, allowed_hosts: tuple[str, ...], prompt_texts: list[str]) -> tuple[str, list[str]]:
+    """The last check on a reply, whichever drafter wrote it: no foreign links, no text that
+    instructs, and nothing of the drafter's own instructions. Returns (reply, removed)."""
+    from .analysis import split_sentences
+
+    out_lines, removed = [], []
+    for line in reply.splitlines():
+        if not line.strip():
+            out_lines.append(line)
+            continue
+        keep = []
+        for sent in split_sentences(line):
+            if foreign_links(sent, allowed_hosts) or looks_like_injection(sent) or prompt_echoes(sent, prompt_texts):
+                removed.append(sent)
+            else:
+                keep.append(sent)
+        if keep:
+            out_lines.append((" " if line.isascii() else "").join(keep))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip(), removed

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import Settings
 from .domain import Draft, Hit, IndexReport
-from .errors import ConfigError, InputError
+from .errors import ConfigError, CopilotError, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
@@ -205,6 +205,7 @@ class Copilot:
                     if h.chunk.chunk_id not in seen:
                         seen.add(h.chunk.chunk_id)
                         evidence.append(h)
+        evidence, screened = self._screen(evidence)
         conf, threshold = confidence(hits, tuple(e.name for e in self.embedders))
         from .drafting import COVERAGE_MIN, COVERAGE_MIN_WORDS
 
@@ -226,8 +227,12 @@ class Copilot:
         if off_topic:
             return self._save_escalated(reason=(f"the ticket is about things the knowledge base never mentions "
                                                 f"({coverage:.0%} of its words are known)"), kind="standard", **esc)
+        if screened:
+            flags.append("knowledge_injection")
         out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
                                  apologise=reports_a_problem(text))
+        out.reply, removed = self._guard(out.reply)
+        out.notes = [*screened, *(f"removed from the reply: {x[:80]}" for x in removed), *out.notes]
         if not out.citations:  # the passages are related but none answers the question
             return self._save_escalated(reason="no passage in the knowledge base answers the question", kind="standard", **esc)
         fell_back = (out.drafter or "").endswith("->extractive")
@@ -241,6 +246,36 @@ class Copilot:
         if not persist:  # evals: the same pipeline, nothing written
             return d
         return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
+
+    def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
+        """Evidence without the sentences that are not knowledge (text that instructs the
+        assistant, fake role tags, links off the company's domains); the notes say what went."""
+        from dataclasses import replace
+
+        from .safety import screen_passage
+
+        hosts = self.settings.allowed_link_hosts()
+        out, notes = [], []
+        for h in evidence:
+            clean, dropped = screen_passage(h.chunk.text, hosts)
+            if dropped:
+                log.warning("dropped %d instruction-like or off-domain sentence(s) from %s", len(dropped), h.chunk.source)
+                notes.append(f"ignored {len(dropped)} sentence(s) of {h.chunk.source} that instruct the assistant or link "
+                             "outside the company's domains: tell a knowledge editor")
+                if not clean.strip():
+                    continue
+                h = replace(h, chunk=replace(h.chunk, text=clean))
+            out.append(h)
+        return out, notes
+
+    def _guard(self, reply: str) -> tuple[str, list[str]]:
+        from .safety import guard_reply
+
+        try:  # the LLM drafter's own rules must never come back in a reply
+            prompts = [t for role, t in self.prompt("draft_reply").messages if role == "system"]
+        except CopilotError:
+            prompts = []
+        return guard_reply(reply, self.settings.allowed_link_hosts(), prompts)
 
     def _save_escalated(self, *, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
                         actor, idempotency_key, request_hash, persist=True) -> Draft:
