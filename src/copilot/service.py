@@ -180,6 +180,8 @@ class Copilot:
         k = self.settings.draft_k if k is None else k
         if not 1 <= k <= 20:
             raise InputError("k must be between 1 and 20")
+        if idempotency_key is not None and not idempotency_key.strip():
+            raise InputError("Idempotency-Key is empty: send a unique key per request, or no header")
         request_hash = hashlib.sha256(f"{customer_id}\x00{ticket_id}\x00{k}\x00{text}".encode()).hexdigest()
         if idempotency_key:
             existing = self.store.find_by_idempotency_key(idempotency_key, request_hash)
@@ -364,6 +366,8 @@ class Copilot:
 
     # --- knowledge files (shared by the REST API and the panel) -----------------------------
     def _knowledge_path(self, rel: str) -> Path:
+        if not rel or any(ord(ch) < 32 for ch in rel):
+            raise InputError("path is empty or contains control characters")
         root = Path(self.settings.knowledge_dir).resolve()
         p = (root / rel).resolve()
         if root not in p.parents:

@@ -18,6 +18,8 @@ class EvalRun(BaseModel):
 async def start(body: EvalRun, request: Request, caller: Caller) -> dict:
     from ...errors import InputError
 
+    if any(ord(ch) < 32 for ch in body.dataset):
+        raise InputError("dataset path contains control characters")
     base = Path("evals").resolve()
     ds = Path(body.dataset).resolve()
     if base not in ds.parents and ds != base:
