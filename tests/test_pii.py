@@ -99,7 +99,7 @@ def test_eval_reports_are_redacted(tmp_path):
 
     case = {"id": "c1", "kind": "fact", "lang": "ja", "ticket": "連絡先は090-1234-5678です。E-203が出ます。",
             "reply": "taro@example.jpさま、お問い合わせありがとうございます。", "failures": ["reply mentions taro@example.jp"],
-            "retrieved": [], "expected_sources": []}
+            "retrieved": [], "expected_sources": [], "ms": 50.0}
     result = {"metrics": {"overall": {}}, "cases": [case], "passed": True}
     write_reports(result, tmp_path)
     for name in ("report.json", "report.md", "report.html"):
