@@ -55,7 +55,7 @@ snap = c.retriever.snapshot()
 tags = sorted({m for ch in snap.chunks.values() for m in re.findall(r"G\d+", ch.text)})
 hit = c.search("送料はいくらですか", 1)[0]
 print(json.dumps({"version": info["index_version"], "tags": tags, "chunks": len(snap.chunks),
-                  "top": hit.chunk.doc_id, "top_tag": re.findall(r"G\d+", hit.chunk.text)}))
+                  "top": hit.chunk.doc_id, "top_tag": sorted(set(re.findall(r"G\d+", hit.chunk.text)))}))
 """
 
 
