@@ -127,8 +127,9 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    server_log = open(a.data_dir / "server.log", "w", encoding="utf-8")  # noqa: SIM115 - open for the server's life
     proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=server_log)
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -146,6 +147,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        server_log.close()
     out = a.data_dir / "soak.json"
     out.write_text(json.dumps(r, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps({k: v for k, v in r.items() if k != "rss_samples_mb"}, ensure_ascii=False))

@@ -196,3 +196,15 @@ def test_sample_knowledge_loads_cleanly():
     assert 0.15 <= sum(d.lang == "en" for d in faq) / len(faq) <= 0.35
     exts = {d.source.rsplit(".", 1)[-1] for d in docs if d.doc_type == "manual"}
     assert {"md", "html", "pdf", "txt", "docx"} <= exts
+
+
+def test_huge_file_is_refused_before_it_is_read(tmp_path):
+    from copilot.knowledge.loaders import MAX_FILE_BYTES
+
+    (tmp_path / "manuals").mkdir()
+    big = tmp_path / "manuals" / "huge.txt"
+    with open(big, "wb") as fh:  # sparse: costs no disk
+        fh.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(DocumentError, match="MB limit") as info:
+        load_file(big, tmp_path, [])
+    assert "manuals/huge.txt" in str(info.value)

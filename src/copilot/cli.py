@@ -149,6 +149,8 @@ def _cmd_index(args, copilot) -> int:
     ]
     for e in report.errors:
         lines.append(f"  skipped {e.path}: {e.reason}")
+    for e in report.warnings:
+        lines.append(f"  review {e.path}: {e.reason}")
     _print(args, d, "\n".join(lines))
     return EXIT_OK
 

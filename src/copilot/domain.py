@@ -127,6 +127,9 @@ class IndexReport:
     embedded: int = 0  # chunk texts sent to an embedder (all embedders together)
     version: str = ""
     errors: list[LoadIssue] = field(default_factory=list)
+    # passages indexed but never used in drafts (they instruct the assistant, grant things
+    # through a policy "update", or carry off-domain links): for a knowledge editor to review
+    warnings: list[LoadIssue] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +142,7 @@ class IndexReport:
             "embedded": self.embedded,
             "version": self.version,
             "errors": [e.to_dict() for e in self.errors],
+            "warnings": [e.to_dict() for e in self.warnings],
         }
 
 

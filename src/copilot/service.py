@@ -75,6 +75,7 @@ class Copilot:
             Splitter(s.chunk_tokens, s.chunk_overlap, s.token_encoding),
             embed_batch=s.embed_batch,
             pause_before_publish=s.debug_pause_before_publish,
+            link_hosts=s.allowed_link_hosts(),
         )
         with self._index_lock:
             report = indexer.run(Path(source or s.knowledge_dir), full=full, progress=progress)

@@ -27,7 +27,7 @@ import numpy as np
 from ..adapters.bm25 import Bm25Index
 from ..adapters.chroma import ChromaVectorIndex, collection_name
 from ..analysis import lexical_tokens
-from ..domain import Chunk, Document, IndexReport, content_hash
+from ..domain import Chunk, Document, IndexReport, LoadIssue, content_hash
 from ..errors import IndexUnavailable, IndexWriteError, InputError
 from .catalog import Catalog, text_key
 from .glossary import Glossary
@@ -62,7 +62,9 @@ def canary_check(col: ChromaVectorIndex, chunk_id: str, vector: np.ndarray, allo
 
 class Indexer:
     def __init__(self, layout: Layout, catalog: Catalog, client, embedders: list, splitter: Splitter,
-                 *, embed_batch: int = 32, pause_before_publish: float = 0.0) -> None:
+                 *, embed_batch: int = 32, pause_before_publish: float = 0.0,
+                 link_hosts: tuple[str, ...] = ()) -> None:
+        self.link_hosts = link_hosts
         self.layout = layout
         self.catalog = catalog
         self.client = client
@@ -208,6 +210,8 @@ class Indexer:
                     progress("tokenize", 0, len(fresh))
                 self.catalog.add_chunks(fresh, [lexical_tokens(c.embed_text) for c in fresh])
 
+            report.warnings = self._screen(new_chunks.values())
+
             # 3. vectors
             version = self.layout.new_version_name()
             generation = content_hash(version, length=8)
@@ -285,6 +289,23 @@ class Indexer:
             if progress:
                 progress("done", 1, 1)
             return report
+
+    def _screen(self, chunks) -> list[LoadIssue]:
+        """Passages of added or changed documents that drafts will hold back (safety.screen_passage
+        runs again at draft time; this tells the editor now)."""
+        from ..safety import screen_passage
+
+        hosts = self.link_hosts
+        out = []
+        for c in chunks:
+            clean, dropped = screen_passage(c.text, hosts)
+            if not clean:
+                out.append(LoadIssue(f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source,
+                                     f"never used in drafts: it instructs the assistant or changes a policy ({dropped[0][:80]!r})"))
+            elif dropped:
+                out.append(LoadIssue(f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source,
+                                     f"{len(dropped)} sentence(s) with links outside the allowed domains are left out of drafts"))
+        return out
 
     def _chunk_for(self, cid: str, chunks: dict[str, Chunk]) -> Chunk:
         if cid in chunks:
