@@ -85,6 +85,9 @@ def run_incremental(n: int, embed_s_per_chunk: float) -> dict:
         t0 = time.perf_counter()
         changed = c.index()
         change_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        c.retriever.snapshot()  # what a serving process adds: loading the new version for searches
+        swap_s = time.perf_counter() - t0
         target.write_text("\n".join(lines[:2] + lines[3:]) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
         deleted = c.index()
@@ -93,7 +96,7 @@ def run_incremental(n: int, embed_s_per_chunk: float) -> dict:
     projected_full = cached_build + n * embed_s_per_chunk
     return {"chunks": n, "cached_build_s": cached_build, "cached_build_stages_s": stages,
             "projected_full_s": round(projected_full, 1),
-            "change_s": round(change_s, 3), "change_embedded": changed.embedded, "change_updated": changed.updated,
+            "change_s": round(change_s, 3), "swap_s": round(swap_s, 3), "change_embedded": changed.embedded, "change_updated": changed.updated,
             "delete_s": round(delete_s, 3), "delete_embedded": deleted.embedded, "delete_removed": deleted.removed,
             "change_vs_full": round(projected_full / change_s, 1),
             "change_vs_cached_build": round(cached_build / change_s, 1),

@@ -46,51 +46,60 @@ def split_sentences(text: str) -> list[str]:
     """Split into sentences for Japanese and English text.
 
     Line breaks end a sentence (manuals put list items and table rows on lines). Inside
-    brackets and quotes nothing is cut. English sentences end at . ! ? followed by space.
+    brackets and quotes nothing is cut, unless the bracket is never closed on its line (a stray
+    "(" must not glue the rest of the line into one sentence). English sentences end at
+    . ! ? followed by space.
     """
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if not line:
-            continue
-        buf: list[str] = []
-        depth = 0
-        quoted = False  # inside straight double quotes
-        n = len(line)
-        i = 0
-        while i < n:
-            ch = line[i]
-            buf.append(ch)
-            if ch == '"':
-                quoted = not quoted
-            elif quoted:
-                pass
-            elif ch in _OPEN:
-                depth += 1
-            elif ch in _CLOSE and depth:
-                depth -= 1
-            elif depth == 0 and not quoted:
-                end = False
-                if ch in _JA_END:
-                    # keep runs like ！？ and a closing bracket together with the sentence
-                    while i + 1 < n and (line[i + 1] in _JA_END or line[i + 1] in _CLOSE):
-                        i += 1
-                        buf.append(line[i])
+        if line:
+            out.extend(_split_line(line, brackets=True))
+    return out
+
+
+def _split_line(line: str, brackets: bool) -> list[str]:
+    out: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    quoted = False  # inside straight double quotes
+    n = len(line)
+    i = 0
+    while i < n:
+        ch = line[i]
+        buf.append(ch)
+        if brackets and ch == '"':
+            quoted = not quoted
+        elif brackets and quoted:
+            pass
+        elif brackets and ch in _OPEN:
+            depth += 1
+        elif brackets and ch in _CLOSE and depth:
+            depth -= 1
+        elif depth == 0 and not quoted:
+            end = False
+            if ch in _JA_END:
+                # keep runs like ！？ and a closing bracket together with the sentence
+                while i + 1 < n and (line[i + 1] in _JA_END or line[i + 1] in _CLOSE):
+                    i += 1
+                    buf.append(line[i])
+                end = True
+            elif ch == "." and (i + 1 == n or line[i + 1] == " ") and i > 0:
+                prev = line[max(0, i - 3) : i]
+                # do not cut after "e.g", "No", single capitals or digits ("v1.2", "1.")
+                if not re.search(r"(\be\.g|\bi\.e|\bNo|\bvs|\bMr|\bDr|\b[A-Z]|\d)$", prev):
                     end = True
-                elif ch == "." and (i + 1 == n or line[i + 1] == " ") and i > 0:
-                    prev = line[max(0, i - 3) : i]
-                    # do not cut after "e.g", "No", single capitals or digits ("v1.2", "1.")
-                    if not re.search(r"(\be\.g|\bi\.e|\bNo|\bvs|\bMr|\bDr|\b[A-Z]|\d)$", prev):
-                        end = True
-                if end:
-                    s = "".join(buf).strip()
-                    if s:
-                        out.append(s)
-                    buf = []
-            i += 1
-        rest = "".join(buf).strip()
-        if rest:
-            out.append(rest)
+            if end:
+                s = "".join(buf).strip()
+                if s:
+                    out.append(s)
+                buf = []
+        i += 1
+    rest = "".join(buf).strip()
+    if rest and brackets and (depth or quoted):
+        out.extend(_split_line(rest, brackets=False))  # an unclosed bracket or quote: cut normally
+    elif rest:
+        out.append(rest)
     return out
 
 

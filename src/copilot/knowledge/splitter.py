@@ -41,10 +41,25 @@ class Splitter:
         ids = enc.encode(text, disallowed_special=())
         step = self.max_tokens
         parts = []
-        for i in range(0, len(ids), step):
-            part = enc.decode(ids[i : i + step]).strip()
-            if part:
-                parts.append(part)
+        start = 0
+
+        def clean(a: int, b: int) -> str | None:
+            try:
+                return enc.decode_bytes(ids[a:b]).decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+
+        while start < len(ids):
+            # a token boundary can fall inside a multi-byte character (kanji, emoji): cut at the
+            # nearest boundary that decodes, so no character is broken
+            end = min(start + step, len(ids))
+            cut = next((b for b in range(end, start, -1) if clean(start, b) is not None), None)
+            if cut is None:  # not even one whole character within the step: take the next one
+                cut = next((b for b in range(end + 1, len(ids) + 1) if clean(start, b) is not None), len(ids))
+            part = clean(start, cut) or enc.decode_bytes(ids[start:cut]).decode("utf-8", errors="replace")
+            if part.strip():
+                parts.append(part.strip())
+            start = cut
         return parts
 
     def _pieces(self, text: str) -> list[_Piece]:
