@@ -153,6 +153,29 @@ def test_validation_errors_have_the_shape(env):
     assert r.status_code == 422 and "error" in r.json()
 
 
+@pytest.mark.parametrize("body,status", [
+    (b'{"text": ' + b'[' * 5000 + b']' * 5000 + b'}', (413, 422)),  # deeply nested JSON (and over the 4 KB test limit)
+    ('{"text": ' + '[' * 300 + ']' * 300 + '}', (422,)),  # nested, under the limit: a list is not a ticket
+    (b'{"text": "\xff\xfe\xfd invalid utf-8"}', (422, 400)),
+    ('{"query": "' + "あ" * 34_000 + '"}', (413,)),  # a 100 KB ticket
+])
+def test_hostile_bodies_get_a_clear_error(env, body, status):
+    _, client, keys = env
+    path = "/v1/search" if (b"query" if isinstance(body, bytes) else "query") in body else "/v1/drafts"
+    r = client.post(path, content=body, headers={**hdr(keys["agent"]), "content-type": "application/json"})
+    assert r.status_code in status, (r.status_code, r.text[:200])
+    assert set(r.json()) == {"error"} and r.json()["error"]["message"]
+
+
+def test_odd_but_valid_text_is_answered(env):
+    _, client, keys = env
+    for text in ("送料は\u200bいくら\u200dですか？🙏", "ＥＲＲＯＲ　Ｅ－２０３　が出ます", "E-203が出て Wi-Fi につながらない😭 help!!"):
+        r = client.post("/v1/search", json={"query": text, "k": 2}, headers=hdr(keys["agent"]))
+        assert r.status_code == 200 and r.json()["results"], text
+        d = client.post("/v1/drafts", json={"text": text}, headers=hdr(keys["agent"]))
+        assert d.status_code == 201 and d.json()["reply"], text
+
+
 def _wait(client, key, url, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -184,7 +184,6 @@ class UseMultilingualEmbedder(_LazyEmbedder):
         opts.register_custom_ops_library(ortx.get_library_path())
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
-        opts.enable_cpu_mem_arena = False  # batch embedding during a re-index would keep its peak in the arena
         opts.log_severity_level = 3
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
