@@ -81,6 +81,31 @@ def test_a_broken_file_keeps_its_previous_version(counting_copilot, small_kb):
     assert "660円" in counting_copilot.search("送料はいくら", k=1)[0].chunk.text
 
 
+def test_a_broken_file_keeps_its_previous_version_through_a_full_rebuild(counting_copilot, small_kb):
+    counting_copilot.index()
+    _faq(small_kb).write_bytes("id,question,answer\nq,壊れた,ファイル\n".encode("cp932"))
+    rep = counting_copilot.index(full=True)
+    assert rep.errors and rep.removed == 0 and rep.unchanged >= 3
+    assert "660円" in counting_copilot.search("送料はいくら", k=1)[0].chunk.text
+
+
+def test_a_full_rebuild_leaves_the_served_version_queryable(counting_copilot):
+    """Searches in flight hold the version served when they started; a full rebuild writes new
+    collections and must not drop the served ones under them (seen in a soak: 2 of 3,600
+    requests failed with Chroma's 'collection does not exist' right after a full rebuild)."""
+    counting_copilot.index()
+    old = counting_copilot.retriever.snapshot()
+    vec = counting_copilot.counter.embed_query("送料はいくら")
+    rep = counting_copilot.index(full=True)
+    assert rep.version != old.version and counting_copilot.retriever.snapshot().version == rep.version
+    for col in old.collections.values():  # raised chromadb NotFoundError before the fix
+        assert [cid for cid, _ in col.query(vec, 3)][0] in old.active
+    # and the next run collects it: only the current and the previous version's collections stay
+    counting_copilot.index(full=True)
+    with pytest.raises(Exception, match="does not exist"):
+        next(iter(old.collections.values())).query(vec, 3)
+
+
 def test_manifest_records_versions_and_hashes(counting_copilot):
     rep = counting_copilot.index()
     m = counting_copilot.layout.read_manifest()

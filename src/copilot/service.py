@@ -3,6 +3,7 @@ share, so they cannot disagree. Backends are built lazily from Settings on first
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -27,6 +28,9 @@ class Copilot:
         self._embedders_override = embedders
         self._index_lock = threading.Lock()
         self._prompts: dict[str, tuple] = {}
+        # set by the API (create_app): this process serves requests for a long time, so its
+        # re-indexes embed in a child process (see _embed_offload)
+        self.serving_process = False
 
     # --- backends (built on first use) ----------------------------------------------------
     @cached_property
@@ -76,6 +80,7 @@ class Copilot:
             embed_batch=s.embed_batch,
             pause_before_publish=s.debug_pause_before_publish,
             link_hosts=s.allowed_link_hosts(),
+            offload=self._embed_offload(),
         )
         with self._index_lock:
             report = indexer.run(Path(source or s.knowledge_dir), full=full, progress=progress)
@@ -84,6 +89,19 @@ class Copilot:
             # one-shot `copilot index` has nothing to swap and skips the load
             self.retriever.snapshot()
         return report
+
+    def _embed_offload(self):
+        """How a re-index embeds documents: in a child process for a serving process (or when
+        COPILOT_EMBED_WORKER=always), so batch memory never stays in the server."""
+        mode = self.settings.embed_worker
+        if mode == "never" or (mode == "auto" and not self.serving_process):
+            return None
+        from .adapters.embed_worker import WorkerEmbedder, offloadable
+
+        def offload(embedder):
+            return WorkerEmbedder(embedder) if offloadable(embedder) else contextlib.nullcontext(embedder)
+
+        return offload
 
     def _open_or_quarantine_store(self) -> None:
         """For a full rebuild: a store that cannot be opened is moved aside, not fatal."""

@@ -15,6 +15,7 @@ def create_app(copilot) -> FastAPI:
     app = FastAPI(title="Support Copilot", version=__version__,
                   description="Grounded, cited draft replies for Japanese and English support teams.")
     app.state.copilot = copilot
+    copilot.serving_process = True  # long-lived: re-indexes embed in a child process
     app.state.jobs = Jobs()
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(copilot.settings.rate_limit_per_minute)

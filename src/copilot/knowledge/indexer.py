@@ -12,6 +12,7 @@ Order of work (a kill at any point leaves the previous version serving):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -63,8 +64,11 @@ def canary_check(col: ChromaVectorIndex, chunk_id: str, vector: np.ndarray, allo
 class Indexer:
     def __init__(self, layout: Layout, catalog: Catalog, client, embedders: list, splitter: Splitter,
                  *, embed_batch: int = 32, pause_before_publish: float = 0.0,
-                 link_hosts: tuple[str, ...] = ()) -> None:
+                 link_hosts: tuple[str, ...] = (), offload: Callable | None = None) -> None:
         self.link_hosts = link_hosts
+        # offload(embedder) -> context manager yielding an embedder whose embed_documents runs
+        # in a child process (adapters.embed_worker); used when more than one batch is new
+        self.offload = offload
         self.layout = layout
         self.catalog = catalog
         self.client = client
@@ -91,11 +95,15 @@ class Indexer:
                 seen.add(k)
         if todo:
             log.info("embedding %d chunks with %s", len(todo), embedder.name)
-            bar = self._progress_bar(len(todo), f"embed {embedder.name}")
-            try:
+            # more than one batch of new text: embed in a child process, so that a serving
+            # process does not keep the embedders' batch memory (adapters/embed_worker.py)
+            offload = self.offload is not None and len(todo) > self.embed_batch
+            with contextlib.ExitStack() as stack:
+                bar = stack.enter_context(contextlib.closing(self._progress_bar(len(todo), f"embed {embedder.name}")))
+                embed = stack.enter_context(self.offload(embedder)) if offload else embedder
                 for start in range(0, len(todo), self.embed_batch):
                     batch = todo[start : start + self.embed_batch]
-                    vecs = embedder.embed_documents([chunks[i].embed_text for i in batch])
+                    vecs = embed.embed_documents([chunks[i].embed_text for i in batch])
                     bkeys = [keys[i] for i in batch]
                     self.catalog.put_vectors(embedder.name, bkeys, vecs)  # kept even if we die later
                     for k, v in zip(bkeys, vecs):
@@ -104,8 +112,6 @@ class Indexer:
                     bar.update(len(batch))
                     if progress:
                         progress(f"embed:{embedder.name}", min(start + len(batch), len(todo)), len(todo))
-            finally:
-                bar.close()
         dim = len(next(iter(cached.values()))) if cached else getattr(embedder, "dim", 0)
         return np.vstack([cached[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
 
@@ -132,13 +138,17 @@ class Indexer:
         report = IndexReport()
         with self.layout.writer_lock():
             self._clean_temp()
-            prev = None
-            if not full:
-                try:
-                    prev = self.layout.read_manifest()
-                except IndexUnavailable as exc:
+            # `served`: the version readers use now, protected from GC until the next run, even
+            # by a full rebuild (searches in flight still query its collections).
+            # `prev`: what this run may reuse; nothing when rebuilding in full.
+            served = None
+            try:
+                served = self.layout.read_manifest()
+            except IndexUnavailable as exc:
+                if not full:
                     log.warning("served index is unreadable (%s); rebuilding in full", exc)
-                    full = True
+                full = True
+            prev = None if full else served
             if progress:
                 progress("load", 0, 1)
             docs, issues, failed = load_directory(source)
@@ -146,9 +156,11 @@ class Indexer:
             glossary_hash = content_hash(glossary_csv, length=16)
             report.errors = issues
             prev_docs: dict = (prev or {}).get("documents", {})
+            served_docs: dict = (served or {}).get("documents", {})
 
-            # a file that fails to load keeps its previous version: never lose served knowledge
-            carried = {d: e for d, e in prev_docs.items() if e["source"] in failed}
+            # a file that fails to load keeps its previous version (a full rebuild too, with its
+            # chunks embedded again): never lose served knowledge
+            carried = {d: e for d, e in served_docs.items() if e["source"] in failed}
             if not docs and not carried:
                 raise InputError(f"no loadable documents in {source}" + (f" ({len(issues)} files failed)" if issues else ""))
 
@@ -178,14 +190,14 @@ class Indexer:
                     new_chunks[cid] = chunk
 
             for doc_id, entry in new_docs.items():
-                old = prev_docs.get(doc_id)
+                old = served_docs.get(doc_id)
                 if old is None:
                     report.added += 1
                 elif old["version"] != entry["version"]:
                     report.updated += 1
                 else:
                     report.unchanged += 1
-            report.removed = sum(1 for d in prev_docs if d not in new_docs)
+            report.removed = sum(1 for d in served_docs if d not in new_docs)
 
             active = [cid for e in new_docs.values() for cid in e["chunks"]]
             same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
@@ -259,7 +271,7 @@ class Indexer:
             manifest = {
                 "format": MANIFEST_FORMAT,
                 "version": version,
-                "parent": (prev or {}).get("version"),
+                "parent": (served or {}).get("version"),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "source": str(source),
                 "splitter": split_cfg,
@@ -281,8 +293,9 @@ class Indexer:
             self.layout.publish(version)
             log.info("published index version %s (%d chunks)", version, len(active))
 
-            # 5. garbage collection: keep what this and the previous version use
-            self._collect_garbage(manifest, prev, active_set | (prev_active if prev else set()))
+            # 5. garbage collection: keep what this and the previously served version use
+            served_active = {cid for e in served_docs.values() for cid in e["chunks"]}
+            self._collect_garbage(manifest, served, active_set | served_active)
             report.chunks = len(active)
             report.version = version
             report.seconds = time.perf_counter() - started
