@@ -43,7 +43,8 @@ test: install sysdeps
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
 
-# kill -9 loops (20 re-index kills, 20 API kills during approvals); figures in docs/reliability.md
+# kill -9 loops (20 re-index kills, 20 API kills during approvals) and a 4-minute soak during
+# re-indexes (about 9 minutes in all); figures in docs/reliability.md
 reliability: install sysdeps
 	@$(PY) -m pytest -m reliability -s $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make reliability: pytest collected no tests; failing on purpose" >&2; exit 1; fi; \

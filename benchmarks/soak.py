@@ -125,39 +125,46 @@ async def _run(base: str, key: str, minutes: float, rate: float, reindex_every: 
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=10)
-    ap.add_argument("--rate", type=float, default=8, help="requests per second, half searches, half drafts")
-    ap.add_argument("--reindex-every", type=float, default=60)
-    ap.add_argument("--warmup", type=float, default=90, help="seconds of the same traffic (with one full and one "
-                    "incremental re-index) before memory growth is measured; 0 measures from ready")
-    ap.add_argument("--data-dir", type=Path, default=ROOT / "var" / "soak")
-    a = ap.parse_args()
-    shutil.rmtree(a.data_dir, ignore_errors=True)
-    kb = a.data_dir / "kb"
+def soak(minutes: float = 10, rate: float = 6, reindex_every: float = 60, warmup: float = 90,
+         data_dir: Path = ROOT / "var" / "soak") -> dict:
+    """Run one soak against a fresh `copilot serve` over a private copy of the knowledge; the
+    result is also written to DATA_DIR/soak.json, the server's log to DATA_DIR/server.log."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    kb = data_dir / "kb"
     shutil.copytree(ROOT / "knowledge", kb)
-    env = dict(os.environ, COPILOT_DATA_DIR=str(a.data_dir / "data"), COPILOT_KNOWLEDGE_DIR=str(kb),
+    env = dict(os.environ, COPILOT_DATA_DIR=str(data_dir / "data"), COPILOT_KNOWLEDGE_DIR=str(kb),
                COPILOT_RATE_LIMIT_PER_MINUTE="1000000")
     cli = lambda *args: subprocess.run([sys.executable, "-m", "copilot", *args, "--json"], env=env, capture_output=True, text=True, check=True)  # noqa: E731
     cli("index")
     key = json.loads(cli("keys", "create", "--role", "admin", "--name", "soak").stdout)["key"]
-    server_log = open(a.data_dir / "server.log", "w", encoding="utf-8")  # noqa: SIM115 - open for the server's life
+    server_log = open(data_dir / "server.log", "w", encoding="utf-8")  # noqa: SIM115 - open for the server's life
     proc, base = start_server(env, stderr=server_log)
     import httpx
 
     try:
         for body, route in (({"query": "送料", "k": 5}, "search"), ({"text": "送料はいくらですか"}, "drafts")):
             httpx.post(f"{base}/v1/{route}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=120)
-        r = asyncio.run(_run(base, key, a.minutes, a.rate, a.reindex_every, kb, proc.pid, a.warmup))
+        r = asyncio.run(_run(base, key, minutes, rate, reindex_every, kb, proc.pid, warmup))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         server_log.close()
-    out = a.data_dir / "soak.json"
-    out.write_text(json.dumps(r, ensure_ascii=False, indent=1), encoding="utf-8")
+    (data_dir / "soak.json").write_text(json.dumps(r, ensure_ascii=False, indent=1), encoding="utf-8")
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--rate", type=float, default=6, help="requests per second, half searches, half drafts")
+    ap.add_argument("--reindex-every", type=float, default=60)
+    ap.add_argument("--warmup", type=float, default=90, help="seconds of the same traffic (with one full and one "
+                    "incremental re-index) before memory growth is measured; 0 measures from ready")
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "var" / "soak")
+    a = ap.parse_args()
+    r = soak(a.minutes, a.rate, a.reindex_every, a.warmup, a.data_dir)
     print(json.dumps({k: v for k, v in r.items() if k != "rss_samples_mb"}, ensure_ascii=False))
-    print(f"wrote {out}")
+    print(f"wrote {a.data_dir / 'soak.json'}")
 
 
 if __name__ == "__main__":

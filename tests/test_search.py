@@ -68,3 +68,13 @@ def test_retrieval_quality_on_the_question_set(sample_copilot):
     held = evaluate(sample_copilot, load_questions(ROOT / "evals" / "retrieval" / "heldout.yaml"), thresholds={})
     hk = held["metrics"]["by_kind"]
     assert hk["en-to-ja"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@3"] >= 0.88
+
+
+def test_second_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
+    """evals/retrieval/heldout2.yaml: every expected id is an indexed document, and hit@3 stays
+    near its measured 0.90 (docs/retrieval-quality.md)."""
+    questions = load_questions(ROOT / "evals" / "retrieval" / "heldout2.yaml")
+    docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
+    assert len(questions) == 40 and all(e in docs for q in questions for e in q.expected)
+    kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
+    assert kinds["ja-paraphrase"]["hit@3"] >= 0.85
