@@ -77,11 +77,16 @@ def start_server(env: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen
     for _ in range(600):
         try:
             if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
+                return proc, base
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            break
         time.sleep(0.2)
-    return proc, base
+    proc.kill()
+    proc.wait(timeout=10)
+    raise RuntimeError(f"copilot serve did not become ready at {base} (exit code {proc.returncode}); "
+                       "run it by hand to see why")
 
 
 def peak_rss_mb(pid: int) -> float:

