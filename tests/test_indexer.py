@@ -124,3 +124,55 @@ def test_empty_knowledge_folder_is_bad_input(tmp_path):
     c = Copilot(make_settings(tmp_path / "d", tmp_path / "kb", secondary_embedder=""))
     with pytest.raises(InputError, match="no loadable documents"):
         c.index()
+
+
+def _add_phrasings(kb, entry_id, phrasings):
+    p = _faq(kb)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",phrasings"]
+    for line in lines[1:]:
+        out.append(line + "," + ("|".join(phrasings) if line.startswith(entry_id + ",") else ""))
+    p.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def test_a_phrasing_is_searched_but_never_quoted(counting_copilot, small_kb):
+    counting_copilot.index()
+    query = "合言葉がわからなくなりました"
+    before = next(h for h in counting_copilot.search(query, k=5) if h.chunk.doc_id == "s-001")
+    assert "lexical" not in before.ranks  # no word in common with the entry as written
+    before_embedded = counting_copilot.counter.documents_embedded
+    _add_phrasings(small_kb, "s-001", ["合言葉 わからない", "ろぐいん できない"])
+    rep = counting_copilot.index()
+    # only the entry whose phrasings changed is embedded again
+    assert (rep.updated, rep.unchanged) == (1, 3) and counting_copilot.counter.documents_embedded - before_embedded == 1
+    top = counting_copilot.search(query, k=5)[0]
+    assert top.chunk.doc_id == "s-001" and top.ranks.get("lexical") == 1 and top.score > before.score
+    assert "合言葉" not in top.chunk.text and top.chunk.phrasings == ["合言葉 わからない", "ろぐいん できない"]
+    draft = counting_copilot.draft("ログインの合言葉がわからなくなりました。再設定できますか？")
+    assert "再設定メール" in draft.reply and "合言葉 わから" not in draft.reply and "ろぐいん" not in draft.reply
+
+
+def test_coverage_counts_what_the_knowledge_states_not_its_phrasings(counting_copilot, small_kb):
+    _add_phrasings(small_kb, "s-001", ["合言葉 わからない"])
+    counting_copilot.index()
+    snap = counting_copilot.retriever.snapshot()
+    assert "合い言葉" in snap.lexical._model.vocab_dict  # searchable ...
+    assert snap.coverage("合言葉")[0] == 0.0  # ... but not something the knowledge base says
+    assert snap.coverage("パスワード")[0] == 1.0
+
+
+def test_a_catalog_from_before_phrasings_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from copilot.knowledge.catalog import Catalog
+
+    path = tmp_path / "catalog.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE chunks (chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, source TEXT NOT NULL, "
+                     "doc_type TEXT NOT NULL, title TEXT NOT NULL, section TEXT NOT NULL, lang TEXT NOT NULL, "
+                     "text TEXT NOT NULL, tags TEXT NOT NULL, url TEXT, tokens TEXT NOT NULL)")
+        conn.execute("INSERT INTO chunks VALUES ('c1','d1','faq/a.csv','faq','Q','Q','ja','Q\nA','[]',NULL,'[\"a\"]')")
+    cat = Catalog(path)
+    chunk, tokens = cat.get_chunks(["c1"])["c1"]
+    assert chunk.phrasings == [] and tokens == ["a"] and chunk.text == "Q\nA"
+    Catalog(path)  # a second open (another process) finds the column there already

@@ -208,3 +208,54 @@ def test_huge_file_is_refused_before_it_is_read(tmp_path):
     with pytest.raises(DocumentError, match="MB limit") as info:
         load_file(big, tmp_path, [])
     assert "manuals/huge.txt" in str(info.value)
+
+
+# --- FAQ phrasings: customers' wordings, searched but never quoted ------------------------
+
+
+def test_faq_phrasings_in_every_format(tmp_path):
+    csv = "id,question,answer,phrasings\nq1,送料は？,660円です。,送料 いくら| そうりょう  タダになる？ |\nq2,返品は？,8日以内です。,\n"
+    docs, issues = _load(tmp_path, "faq/a.csv", csv)
+    assert docs[0].phrasings == ["送料 いくら", "そうりょう タダになる？"] and docs[1].phrasings == [] and issues == []
+    y = "- id: y1\n  question: Warranty?\n  answer: One year.\n  phrasings:\n  - my hub broke\n  - is it covered\n"
+    docs, _ = _load(tmp_path, "faq/a.yaml", y)
+    assert docs[0].phrasings == ["my hub broke", "is it covered"]
+    j = json.dumps([{"id": "j1", "question": "対応OSは？", "answer": "iOS 16以降です。", "phrasings": ["あいふぉんで使える？"]}], ensure_ascii=False)
+    docs, _ = _load(tmp_path, "faq/a.json", j)
+    assert docs[0].phrasings == ["あいふぉんで使える？"]
+    md = "## 位置情報は保存されますか\n\n<!-- phrasings: 場所 記録されてる？ | GPSのデータどうなるの -->\n\n保存しません。\n"
+    docs, _ = _load(tmp_path, "faq/p.md", md)
+    assert docs[0].phrasings == ["場所 記録されてる？", "GPSのデータどうなるの"]
+    assert docs[0].sections[0].text == "保存しません。"  # the comment is not part of the answer
+
+
+def test_bad_phrasings_are_reported_and_the_entry_kept(tmp_path):
+    entries = [
+        {"id": "a", "question": "Q1?", "answer": "A1.", "phrasings": {"not": "a list"}},
+        {"id": "b", "question": "Q2?", "answer": "A2.", "phrasings": ["ok", "x" * 300]},
+        {"id": "c", "question": "Q3?", "answer": "A3.", "phrasings": [f"way {i}" for i in range(25)]},
+    ]
+    docs, issues = _load(tmp_path, "faq/a.json", json.dumps(entries))
+    assert [d.doc_id for d in docs] == ["a", "b", "c"]
+    assert docs[0].phrasings == [] and docs[1].phrasings == ["ok"] and len(docs[2].phrasings) == 20
+    reasons = {i.path: i.reason for i in issues}
+    assert "list of strings" in reasons["faq/a.json:entry 1"]
+    assert "longer than 200" in reasons["faq/a.json:entry 2"]
+    assert "only the first 20" in reasons["faq/a.json:entry 3"]
+
+
+def test_phrasings_change_the_version_and_no_phrasings_keep_it(tmp_path):
+    base = "id,question,answer\nq1,送料は？,660円です。\n"
+    (before,), _ = _load(tmp_path, "faq/a.csv", base)
+    (empty,), _ = _load(tmp_path, "faq/a.csv", "id,question,answer,phrasings\nq1,送料は？,660円です。,\n")
+    (phrased,), _ = _load(tmp_path, "faq/a.csv", "id,question,answer,phrasings\nq1,送料は？,660円です。,送料 いくら\n")
+    # an empty column leaves the entry as it was (nothing re-embedded); a phrasing changes it
+    assert before.version == empty.version != phrased.version
+
+
+def test_sample_faq_entries_all_have_phrasings():
+    from conftest import KNOWLEDGE
+
+    docs, _, _ = load_directory(KNOWLEDGE)
+    faq = [d for d in docs if d.doc_type == "faq"]
+    assert all(len(d.phrasings) >= 3 for d in faq), [d.doc_id for d in faq if len(d.phrasings) < 3]

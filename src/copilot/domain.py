@@ -38,20 +38,19 @@ class Document:
     sections: list[Section]
     tags: list[str] = field(default_factory=list)
     url: str | None = None
+    # FAQ only: how customers ask for this entry in their own words ("パスワード 忘れた",
+    # "タダで試せる？"). Searched, never quoted in drafts.
+    phrasings: list[str] = field(default_factory=list)
 
     @cached_property
     def version(self) -> str:
         # computed once: documents are not changed after loading, and a re-index asks for
         # the version of every document several times
-        return content_hash(
-            self.source,
-            self.title,
-            self.lang,
-            self.tags,
-            self.url,
-            [(s.heading, s.text) for s in self.sections],
-            length=16,
-        )
+        parts: list = [self.source, self.title, self.lang, self.tags, self.url,
+                       [(s.heading, s.text) for s in self.sections]]
+        if self.phrasings:  # absent from the hash when empty: older versions stay valid
+            parts.append(self.phrasings)
+        return content_hash(*parts, length=16)
 
 
 @dataclass
@@ -68,12 +67,16 @@ class Chunk:
     tags: list[str] = field(default_factory=list)
     url: str | None = None
     doc_version: str = ""
+    phrasings: list[str] = field(default_factory=list)  # FAQ entries: customers' wordings
 
     @property
     def embed_text(self) -> str:
-        """What the embedders see: the heading path gives a chunk its topic."""
+        """What the embedders and the lexical index see: the heading path gives a chunk its
+        topic, and an FAQ entry's phrasings the words customers use for it. Drafts quote
+        `text` only."""
         head = self.title if not self.section or self.section == self.title else f"{self.title} / {self.section}"
-        return f"{head}\n{self.text}" if head else self.text
+        body = f"{head}\n{self.text}" if head else self.text
+        return body + "\n" + "\n".join(self.phrasings) if self.phrasings else body
 
     def to_dict(self) -> dict:
         return asdict(self)

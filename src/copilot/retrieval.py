@@ -25,7 +25,7 @@ from .domain import Chunk, Hit
 from .errors import IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.glossary import Glossary
-from .knowledge.indexer import canary_check
+from .knowledge.indexer import STATED_DIR, canary_check
 from .knowledge.versions import Layout
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,9 @@ class Snapshot:
         gpath = layout.version_dir(version) / "glossary.csv"
         self.glossary = Glossary.parse(gpath.read_text(encoding="utf-8"), "glossary.csv", []) if gpath.exists() else Glossary([])
         self.ja_mask = np.fromiter((self.chunks[i].lang == "ja" for i in self.lexical.ids), dtype=bool, count=len(self.lexical.ids))
+        # what the knowledge states, without FAQ phrasings (the same index when there are none)
+        sdir = layout.version_dir(version) / STATED_DIR
+        self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
         self.collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in manifest["embedders"].items()}
         self._slack = {name: max(0, col.count() - len(self.active)) for name, col in self.collections.items()}
 
@@ -174,11 +177,12 @@ class Snapshot:
 
     def coverage(self, text: str) -> tuple[float, int]:
         """Share of the text's content words that occur anywhere in this index, and how many
-        words there were. A ticket about things the knowledge base never mentions scores low."""
+        words there were. A ticket about things the knowledge base never mentions scores low.
+        FAQ phrasings do not count: they are how customers ask, not what the knowledge says."""
         toks = set(lexical_tokens(text))
-        if not toks or self.lexical._model is None:
+        if not toks or self.stated._model is None:
             return 0.0, len(toks)
-        vocab = self.lexical._model.vocab_dict
+        vocab = self.stated._model.vocab_dict
         return sum(t in vocab for t in toks) / len(toks), len(toks)
 
     def mask(self, filters: Filters) -> np.ndarray | None:
@@ -266,9 +270,11 @@ class Retriever:
         terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
         if terms:
             # English question, Japanese articles: the glossary's Japanese terms for the
-            # question's words rank Japanese text lexically, a vote of its own ("xlang")
+            # question's words rank Japanese text lexically, a vote of its own ("xlang"). It
+            # reads what the articles state: matching the terms against customers' phrasings
+            # ranked Japanese entries above their English twins (docs/retrieval-quality.md)
             mask = snap.ja_mask if fmask is None else snap.ja_mask & fmask
-            rankings["lexical:xlang"] = snap.lexical.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
+            rankings["lexical:xlang"] = snap.stated.search(lexical_tokens(" ".join(terms)), pool, mask=mask)
 
         lap("lexical")
         fused, ranks = fuse(rankings, weights)

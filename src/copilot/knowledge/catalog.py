@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     tags TEXT NOT NULL,
     url TEXT,
-    tokens TEXT NOT NULL
+    tokens TEXT NOT NULL,
+    phrasings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS embeddings (
     embedder TEXT NOT NULL,
@@ -71,6 +72,13 @@ class Catalog:
         self._local = threading.local()
         with self._conn() as c:
             c.executescript(_SCHEMA)
+            cols = {r[1] for r in c.execute("PRAGMA table_info(chunks)")}
+            if "phrasings" not in cols:  # catalogs written before FAQ phrasings existed
+                try:
+                    c.execute("ALTER TABLE chunks ADD COLUMN phrasings TEXT NOT NULL DEFAULT '[]'")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -101,11 +109,13 @@ class Catalog:
     def add_chunks(self, chunks: Sequence[Chunk], tokens: Sequence[Sequence[str]]) -> None:
         rows = [
             (c.chunk_id, c.doc_id, c.source, c.doc_type, c.title, c.section, c.lang, c.text,
-             json.dumps(c.tags, ensure_ascii=False), c.url, _pack_tokens(t))
+             json.dumps(c.tags, ensure_ascii=False), c.url, _pack_tokens(t), json.dumps(c.phrasings, ensure_ascii=False))
             for c, t in zip(chunks, tokens)
         ]
         with self._conn() as conn:
-            conn.executemany("INSERT OR IGNORE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO chunks (chunk_id, doc_id, source, doc_type, title, section, lang, text, tags, url,"
+                " tokens, phrasings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def get_chunks(self, ids: Sequence[str], *, tokens: bool = True) -> dict[str, tuple[Chunk, list[str]]]:
         """Chunks by id, with their lexical tokens (an empty list when tokens=False, which
@@ -113,7 +123,7 @@ class Catalog:
         out: dict[str, tuple[Chunk, list[str]]] = {}
         conn = self._conn()
         ids = list(ids)
-        cols = "chunk_id, doc_id, source, doc_type, title, section, lang, text, tags, url" + (", tokens" if tokens else "")
+        cols = "chunk_id, doc_id, source, doc_type, title, section, lang, text, tags, url, phrasings" + (", tokens" if tokens else "")
         for i in range(0, len(ids), 900):
             part = ids[i : i + 900]
             q = f"SELECT {cols} FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
@@ -121,8 +131,9 @@ class Catalog:
                 chunk = Chunk(
                     chunk_id=r[0], doc_id=r[1], source=r[2], doc_type=r[3], title=r[4], section=r[5],
                     lang=r[6], text=r[7], position=0, tags=json.loads(r[8]) if r[8] != "[]" else [], url=r[9],
+                    phrasings=json.loads(r[10]) if r[10] != "[]" else [],
                 )
-                out[r[0]] = (chunk, _unpack_tokens(r[10]) if tokens else [])
+                out[r[0]] = (chunk, _unpack_tokens(r[11]) if tokens else [])
         return out
 
     def get_tokens(self, ids: Sequence[str]) -> dict[str, list[str]]:

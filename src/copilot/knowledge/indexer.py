@@ -13,6 +13,7 @@ Order of work (a kill at any point leaves the previous version serving):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 MANIFEST_FORMAT = 1
+# beside "lexical": BM25 over the same chunks without FAQ phrasings (only when some entry has them)
+STATED_DIR = "stated"
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
@@ -264,6 +267,9 @@ class Indexer:
             lexical = Bm25Index.build(active, [toks[c] for c in active])
             tmp = self.layout.versions / f".tmp-{version}"
             lexical.save(tmp / "lexical")
+            stated = self._stated_tokens(new_docs, new_chunks)
+            if stated:  # FAQ phrasings present: a second index over what the knowledge states
+                Bm25Index.build(active, [stated.get(c, toks[c]) for c in active]).save(tmp / STATED_DIR)
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
             if canary_vec is not None:
                 primary = ChromaVectorIndex(self.client, collections[self.embedders[0].name]["collection"])
@@ -303,6 +309,18 @@ class Indexer:
                 progress("done", 1, 1)
             return report
 
+    def _stated_tokens(self, docs: dict[str, dict], chunks: dict[str, Chunk]) -> dict[str, list[str]]:
+        """Lexical tokens of phrased FAQ entries without their phrasings, by chunk id (empty
+        when no entry has phrasings). Phrasings are how customers ask, not what the knowledge
+        says: the drafter's coverage check and the glossary's cross-language vote read this."""
+        out: dict[str, list[str]] = {}
+        for entry in docs.values():
+            if entry.get("phrased"):
+                for cid in entry["chunks"]:
+                    c = self._chunk_for(cid, chunks)
+                    out[cid] = lexical_tokens(dataclasses.replace(c, phrasings=[]).embed_text)
+        return out
+
     def _screen(self, chunks) -> list[LoadIssue]:
         """Passages of added or changed documents that drafts will hold back (safety.screen_passage
         runs again at draft time; this tells the editor now)."""
@@ -332,6 +350,7 @@ class Indexer:
             "lang": doc.lang,
             "version": doc.version,
             "chunks": [c.chunk_id for c in chunks],
+            **({"phrased": True} if doc.phrasings else {}),
         }
 
     def _clean_temp(self) -> None:

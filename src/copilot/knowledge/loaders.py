@@ -95,6 +95,7 @@ def _faq_doc(rel: str, entry: dict, where: str, issues: list[LoadIssue]) -> Docu
         issues.append(LoadIssue(f"{rel}{where}", f"unknown lang {lang!r}; using the detected language"))
         lang = detect_language(q + a)
     doc_id = str(entry.get("id") or "").strip() or f"{rel}#{q}"
+    phrasings = _phrasings(entry.get("phrasings"), f"{rel}{where}", issues)
     return Document(
         doc_id=doc_id,
         source=rel,
@@ -104,7 +105,40 @@ def _faq_doc(rel: str, entry: dict, where: str, issues: list[LoadIssue]) -> Docu
         sections=[Section(q, a)],
         tags=tags,
         url=(str(entry.get("url")).strip() or None) if entry.get("url") else None,
+        phrasings=phrasings,
     )
+
+
+MAX_PHRASINGS = 20
+MAX_PHRASING_CHARS = 200
+
+
+def _phrasings(raw, where: str, issues: list[LoadIssue]) -> list[str]:
+    """An FAQ entry's phrasings: a list, or one string with '|' or line breaks between them.
+    Blank and repeated ones are dropped; an over-long one or more than MAX_PHRASINGS are
+    reported and left out (the entry itself is still indexed)."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        items = re.split(r"[|\n]", raw)
+    elif isinstance(raw, list) and all(isinstance(x, (str, int, float)) for x in raw):
+        items = [str(x) for x in raw]
+    else:
+        issues.append(LoadIssue(where, "phrasings must be a list of strings or one '|'-separated string; ignored"))
+        return []
+    out: list[str] = []
+    for item in items:
+        text = " ".join(item.split())
+        if not text or text in out:
+            continue
+        if len(text) > MAX_PHRASING_CHARS:
+            issues.append(LoadIssue(where, f"phrasing {text[:30]!r}... is longer than {MAX_PHRASING_CHARS} characters; left out"))
+            continue
+        out.append(text)
+    if len(out) > MAX_PHRASINGS:
+        issues.append(LoadIssue(where, f"{len(out)} phrasings; only the first {MAX_PHRASINGS} are used"))
+        out = out[:MAX_PHRASINGS]
+    return out
 
 
 def _faq_from_entries(rel: str, entries: Iterator[tuple[str, dict]], issues: list[LoadIssue]) -> list[Document]:
@@ -213,12 +247,21 @@ def _clean_md(body: str) -> str:
     return body.strip()
 
 
+_MD_PHRASINGS = re.compile(r"<!--\s*phrasings\s*:(.*?)-->", re.S | re.I)
+
+
 def load_faq_markdown(text: str, rel: str, issues: list[LoadIssue]) -> list[Document]:
     blocks = _md_blocks(text)
     entries = []
     for level, head, body in blocks:
         if level == 2:
-            entries.append((f"#{head}", {"question": head, "answer": _clean_md(body), "id": f"{rel}#{head}"}))
+            # phrasings sit in an HTML comment under the question: invisible when rendered
+            found = _MD_PHRASINGS.findall(body)
+            body = _MD_PHRASINGS.sub("", body)
+            entry = {"question": head, "answer": _clean_md(body), "id": f"{rel}#{head}"}
+            if found:
+                entry["phrasings"] = "|".join(found)
+            entries.append((f"#{head}", entry))
     if not entries:
         raise DocumentError(rel, "no '## question' headings found in FAQ Markdown")
     return _faq_from_entries(rel, iter(entries), issues)

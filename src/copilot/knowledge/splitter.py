@@ -124,7 +124,10 @@ class Splitter:
         else:
             texts = [(sec.heading, t) for sec in doc.sections for t in self.split_text(sec.text)]
         for pos, (section, text) in enumerate(texts):
-            base = content_hash(doc.doc_id, doc.source, doc.doc_type, doc.title, section, doc.lang, doc.tags, doc.url, text)
+            parts: list = [doc.doc_id, doc.source, doc.doc_type, doc.title, section, doc.lang, doc.tags, doc.url, text]
+            if doc.phrasings:  # not hashed when absent: ids of entries without phrasings stay as they were
+                parts.append(doc.phrasings)
+            base = content_hash(*parts)
             n = seen.get(base, 0)
             seen[base] = n + 1
             chunk_id = base if n == 0 else content_hash(base, n)
@@ -142,6 +145,7 @@ class Splitter:
                     tags=list(doc.tags),
                     url=doc.url,
                     doc_version=doc.version,
+                    phrasings=list(doc.phrasings),
                 )
             )
         return chunks
