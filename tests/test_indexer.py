@@ -176,3 +176,18 @@ def test_a_catalog_from_before_phrasings_is_upgraded_in_place(tmp_path):
     chunk, tokens = cat.get_chunks(["c1"])["c1"]
     assert chunk.phrasings == [] and tokens == ["a"] and chunk.text == "Q\nA"
     Catalog(path)  # a second open (another process) finds the column there already
+
+
+def test_the_glossary_vote_reads_what_articles_state_not_their_phrasings(counting_copilot, small_kb):
+    """An English question's glossary terms vote for Japanese articles that state them; a
+    customer's phrasing on an entry that does not is no reason to rank it (docs/retrieval-quality.md)."""
+    (small_kb / "glossary").mkdir()
+    (small_kb / "glossary" / "terms.csv").write_text("en,ja\nshipping fee,送料\nforgot password,パスワード再設定\n", encoding="utf-8")
+    _add_phrasings(small_kb, "s-001", ["送料って何？"])  # a misleading phrasing: s-001 is about passwords
+    counting_copilot.index()
+    hits = {h.chunk.doc_id: h for h in counting_copilot.search("How much is the shipping fee?", k=4)}
+    assert "lexical:xlang" in hits["s-002"].ranks  # the shipping entry states 送料
+    assert "s-001" not in hits or "lexical:xlang" not in hits["s-001"].ranks
+    # the phrasing still counts for Japanese questions, through the lexical index
+    ja = {h.chunk.doc_id: h for h in counting_copilot.search("送料って何？", k=4)}
+    assert "lexical" in ja["s-001"].ranks
