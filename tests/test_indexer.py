@@ -175,6 +175,7 @@ def test_a_catalog_from_before_phrasings_is_upgraded_in_place(tmp_path):
     cat = Catalog(path)
     chunk, tokens = cat.get_chunks(["c1"])["c1"]
     assert chunk.phrasings == [] and tokens == ["a"] and chunk.text == "Q\nA"
+    assert cat.get_tokens(["c1"]) == ({"c1": ["a"]}, {})  # no phrasings: no separate stated tokens
     Catalog(path)  # a second open (another process) finds the column there already
 
 
@@ -191,3 +192,21 @@ def test_the_glossary_vote_reads_what_articles_state_not_their_phrasings(countin
     # the phrasing still counts for Japanese questions, through the lexical index
     ja = {h.chunk.doc_id: h for h in counting_copilot.search("送料って何？", k=4)}
     assert "lexical" in ja["s-001"].ranks
+
+
+def test_unchanged_phrased_entries_are_not_tokenized_again(counting_copilot, small_kb, monkeypatch):
+    """The stated-text tokens of an FAQ entry with phrasings are stored with the chunk; a
+    re-index that changes something else does not tokenize the entry again."""
+    from copilot.knowledge import indexer
+
+    _add_phrasings(small_kb, "s-001", ["合言葉 わからない"])
+    counting_copilot.index()
+    seen: list[str] = []
+    real = indexer.lexical_tokens
+    monkeypatch.setattr(indexer, "lexical_tokens", lambda text: seen.append(text) or real(text))
+    manual = small_kb / "manuals" / "setup.md"
+    manual.write_text(manual.read_text(encoding="utf-8") + "\n## 付録\n再起動するとランプが消えます。\n", encoding="utf-8")
+    rep = counting_copilot.index()
+    assert rep.updated == 1 and seen and not any("パスワード" in t or "合言葉" in t for t in seen)
+    snap = counting_copilot.retriever.snapshot()
+    assert snap.coverage("合言葉")[0] == 0.0 and "合い言葉" in snap.lexical._model.vocab_dict

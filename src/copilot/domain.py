@@ -70,13 +70,16 @@ class Chunk:
     phrasings: list[str] = field(default_factory=list)  # FAQ entries: customers' wordings
 
     @property
-    def embed_text(self) -> str:
-        """What the embedders and the lexical index see: the heading path gives a chunk its
-        topic, and an FAQ entry's phrasings the words customers use for it. Drafts quote
-        `text` only."""
+    def stated_text(self) -> str:
+        """The chunk as the knowledge states it: the heading path gives it its topic."""
         head = self.title if not self.section or self.section == self.title else f"{self.title} / {self.section}"
-        body = f"{head}\n{self.text}" if head else self.text
-        return body + "\n" + "\n".join(self.phrasings) if self.phrasings else body
+        return f"{head}\n{self.text}" if head else self.text
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedders and the lexical index see: the stated text, and an FAQ entry's
+        phrasings (the words customers use for it). Drafts quote `text` only."""
+        return self.stated_text + "\n" + "\n".join(self.phrasings) if self.phrasings else self.stated_text
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     tags TEXT NOT NULL,
     url TEXT,
     tokens TEXT NOT NULL,
-    phrasings TEXT NOT NULL DEFAULT '[]'
+    phrasings TEXT NOT NULL DEFAULT '[]',
+    stated_tokens TEXT
 );
 CREATE TABLE IF NOT EXISTS embeddings (
     embedder TEXT NOT NULL,
@@ -73,12 +74,14 @@ class Catalog:
         with self._conn() as c:
             c.executescript(_SCHEMA)
             cols = {r[1] for r in c.execute("PRAGMA table_info(chunks)")}
-            if "phrasings" not in cols:  # catalogs written before FAQ phrasings existed
-                try:
-                    c.execute("ALTER TABLE chunks ADD COLUMN phrasings TEXT NOT NULL DEFAULT '[]'")
-                except sqlite3.OperationalError as exc:  # another process added it first
-                    if "duplicate column" not in str(exc):
-                        raise
+            # catalogs written before FAQ phrasings existed
+            for col, decl in (("phrasings", "TEXT NOT NULL DEFAULT '[]'"), ("stated_tokens", "TEXT")):
+                if col not in cols:
+                    try:
+                        c.execute(f"ALTER TABLE chunks ADD COLUMN {col} {decl}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -106,16 +109,21 @@ class Catalog:
             out.update(r[0] for r in conn.execute(q, part))
         return out
 
-    def add_chunks(self, chunks: Sequence[Chunk], tokens: Sequence[Sequence[str]]) -> None:
+    def add_chunks(self, chunks: Sequence[Chunk], tokens: Sequence[Sequence[str]],
+                   stated: Sequence[Sequence[str] | None] | None = None) -> None:
+        """`tokens`: the lexical tokens of each chunk's embed_text; `stated`: those of its
+        stated_text, for chunks with phrasings (None where they are the same)."""
+        stated = stated if stated is not None else [None] * len(chunks)
         rows = [
             (c.chunk_id, c.doc_id, c.source, c.doc_type, c.title, c.section, c.lang, c.text,
-             json.dumps(c.tags, ensure_ascii=False), c.url, _pack_tokens(t), json.dumps(c.phrasings, ensure_ascii=False))
-            for c, t in zip(chunks, tokens)
+             json.dumps(c.tags, ensure_ascii=False), c.url, _pack_tokens(t), json.dumps(c.phrasings, ensure_ascii=False),
+             _pack_tokens(st) if st is not None else None)
+            for c, t, st in zip(chunks, tokens, stated)
         ]
         with self._conn() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO chunks (chunk_id, doc_id, source, doc_type, title, section, lang, text, tags, url,"
-                " tokens, phrasings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                " tokens, phrasings, stated_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def get_chunks(self, ids: Sequence[str], *, tokens: bool = True) -> dict[str, tuple[Chunk, list[str]]]:
         """Chunks by id, with their lexical tokens (an empty list when tokens=False, which
@@ -136,17 +144,23 @@ class Catalog:
                 out[r[0]] = (chunk, _unpack_tokens(r[11]) if tokens else [])
         return out
 
-    def get_tokens(self, ids: Sequence[str]) -> dict[str, list[str]]:
-        """Only the lexical tokens by chunk id: what a BM25 rebuild needs."""
-        out: dict[str, list[str]] = {}
+    def get_tokens(self, ids: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, list[str] | None]]:
+        """What a BM25 rebuild needs, by chunk id: the lexical tokens, and for chunks with FAQ
+        phrasings the tokens of their stated text (None for a row written before those were
+        stored: the caller computes them)."""
+        tokens: dict[str, list[str]] = {}
+        stated: dict[str, list[str] | None] = {}
         conn = self._conn()
         ids = list(ids)
         for i in range(0, len(ids), 900):
             part = ids[i : i + 900]
-            q = f"SELECT chunk_id, tokens FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
-            for cid, raw in conn.execute(q, part):
-                out[cid] = _unpack_tokens(raw)
-        return out
+            q = (f"SELECT chunk_id, tokens, phrasings != '[]', stated_tokens FROM chunks "
+                 f"WHERE chunk_id IN ({','.join('?' * len(part))})")
+            for cid, raw, phrased, raw_stated in conn.execute(q, part):
+                tokens[cid] = _unpack_tokens(raw)
+                if phrased:
+                    stated[cid] = _unpack_tokens(raw_stated) if raw_stated is not None else None
+        return tokens, stated
 
     def delete_chunks_except(self, keep: set[str]) -> int:
         conn = self._conn()

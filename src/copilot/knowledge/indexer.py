@@ -13,7 +13,6 @@ Order of work (a kill at any point leaves the previous version serving):
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import logging
 import os
@@ -223,7 +222,10 @@ class Indexer:
             if fresh:
                 if progress:
                     progress("tokenize", 0, len(fresh))
-                self.catalog.add_chunks(fresh, [lexical_tokens(c.embed_text) for c in fresh])
+                stated = [lexical_tokens(c.stated_text) for c in fresh]
+                extra = [lexical_tokens("\n".join(c.phrasings)) if c.phrasings else [] for c in fresh]
+                self.catalog.add_chunks(fresh, [s + x for s, x in zip(stated, extra)],
+                                        [s if c.phrasings else None for s, c in zip(stated, fresh)])
 
             report.warnings = self._screen(new_chunks.values())
 
@@ -263,13 +265,14 @@ class Indexer:
             # 4. lexical index + canary + manifest, in a temp dir renamed into place
             if progress:
                 progress("lexical", 0, 1)
-            toks = self.catalog.get_tokens(active)
+            toks, stated = self.catalog.get_tokens(active)
             lexical = Bm25Index.build(active, [toks[c] for c in active])
             tmp = self.layout.versions / f".tmp-{version}"
             lexical.save(tmp / "lexical")
-            stated = self._stated_tokens(new_docs, new_chunks)
             if stated:  # FAQ phrasings present: a second index over what the knowledge states
-                Bm25Index.build(active, [stated.get(c, toks[c]) for c in active]).save(tmp / STATED_DIR)
+                for cid in [c for c, t in stated.items() if t is None]:  # rows from before stated tokens were stored
+                    stated[cid] = lexical_tokens(self._chunk_for(cid, new_chunks).stated_text)
+                Bm25Index.build(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
             if canary_vec is not None:
                 primary = ChromaVectorIndex(self.client, collections[self.embedders[0].name]["collection"])
@@ -309,18 +312,6 @@ class Indexer:
                 progress("done", 1, 1)
             return report
 
-    def _stated_tokens(self, docs: dict[str, dict], chunks: dict[str, Chunk]) -> dict[str, list[str]]:
-        """Lexical tokens of phrased FAQ entries without their phrasings, by chunk id (empty
-        when no entry has phrasings). Phrasings are how customers ask, not what the knowledge
-        says: the drafter's coverage check and the glossary's cross-language vote read this."""
-        out: dict[str, list[str]] = {}
-        for entry in docs.values():
-            if entry.get("phrased"):
-                for cid in entry["chunks"]:
-                    c = self._chunk_for(cid, chunks)
-                    out[cid] = lexical_tokens(dataclasses.replace(c, phrasings=[]).embed_text)
-        return out
-
     def _screen(self, chunks) -> list[LoadIssue]:
         """Passages of added or changed documents that drafts will hold back (safety.screen_passage
         runs again at draft time; this tells the editor now)."""
@@ -350,7 +341,6 @@ class Indexer:
             "lang": doc.lang,
             "version": doc.version,
             "chunks": [c.chunk_id for c in chunks],
-            **({"phrased": True} if doc.phrasings else {}),
         }
 
     def _clean_temp(self) -> None:
