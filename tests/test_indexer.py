@@ -210,3 +210,22 @@ def test_unchanged_phrased_entries_are_not_tokenized_again(counting_copilot, sma
     assert rep.updated == 1 and seen and not any("パスワード" in t or "合言葉" in t for t in seen)
     snap = counting_copilot.retriever.snapshot()
     assert snap.coverage("合言葉")[0] == 0.0 and "合い言葉" in snap.lexical._model.vocab_dict
+
+
+def test_a_manual_sections_phrasings_reembed_only_that_section(counting_copilot, small_kb):
+    """Phrasings in knowledge/phrasings/ reach a manual section's chunks: searched, never
+    quoted; changing them re-embeds that section's chunks and nothing else."""
+    counting_copilot.index()
+    query = "ぴかぴか光ってる、このあと何すればいい"
+    before = next(h for h in counting_copilot.search(query, k=5) if h.chunk.section == "電源を入れる")
+    embedded = counting_copilot.counter.documents_embedded
+    (small_kb / "phrasings").mkdir()
+    (small_kb / "phrasings" / "manuals.yaml").write_text(
+        "manuals/setup.md:\n  電源を入れる:\n    - ランプがぴかぴか光ってる、このあと何すればいい？\n", encoding="utf-8")
+    rep = counting_copilot.index()
+    assert (rep.updated, rep.unchanged) == (1, 3) and counting_copilot.counter.documents_embedded - embedded == 1
+    top = counting_copilot.search(query, k=5)[0]
+    assert top.chunk.section == "電源を入れる" and top.score > before.score
+    assert top.chunk.phrasings == ["ランプがぴかぴか光ってる、このあと何すればいい？"] and "ぴかぴか" not in top.chunk.text
+    other = next(h for h in counting_copilot.search("E-203", k=5) if h.chunk.section == "エラーコード")
+    assert other.chunk.phrasings == []

@@ -259,3 +259,66 @@ def test_sample_faq_entries_all_have_phrasings():
     docs, _, _ = load_directory(KNOWLEDGE)
     faq = [d for d in docs if d.doc_type == "faq"]
     assert all(len(d.phrasings) >= 3 for d in faq), [d.doc_id for d in faq if len(d.phrasings) < 3]
+
+
+# --- manual sections: phrasings from knowledge/phrasings/*.yaml ----------------------------
+
+
+MANUAL_MD = "# 返品規定\n\n## 返金\n代金は元の支払い方法に返金します。代引きの場合は銀行振込です。\n\n## 修理\n保証期間外のハブは5,500円です。\n"
+
+
+def _kb_with_manual(root):
+    (root / "manuals").mkdir(parents=True)
+    (root / "manuals" / "terms.md").write_text(MANUAL_MD, encoding="utf-8")
+    (root / "faq").mkdir()
+    (root / "faq" / "a.csv").write_text("id,question,answer\nq1,送料は？,660円です。\n", encoding="utf-8")
+    (root / "phrasings").mkdir()
+
+
+def test_manual_sections_take_phrasings_from_the_phrasings_folder(tmp_path):
+    _kb_with_manual(tmp_path)
+    docs, issues, _ = load_directory(tmp_path)
+    (plain,) = [d for d in docs if d.source == "manuals/terms.md"]
+    (tmp_path / "phrasings" / "manuals.yaml").write_text(
+        "manuals/terms.md:\n  返金:\n    - 代引きで払ったお金どうなる\n    - へんきん いつ\n", encoding="utf-8")
+    docs, issues, failed = load_directory(tmp_path)
+    assert issues == [] and failed == set()
+    assert not any(d.source.startswith("phrasings/") for d in docs)  # not a document itself
+    (phrased,) = [d for d in docs if d.source == "manuals/terms.md"]
+    by_heading = {s.heading: s for s in phrased.sections}
+    assert by_heading["返金"].phrasings == ("代引きで払ったお金どうなる", "へんきん いつ")
+    assert by_heading["修理"].phrasings == () and by_heading["返金"].text == {s.heading: s for s in plain.sections}["返金"].text
+    assert phrased.version != plain.version  # the manual is re-indexed when its phrasings change
+
+
+def test_bad_section_phrasings_are_reported_and_everything_is_indexed(tmp_path):
+    _kb_with_manual(tmp_path)
+    ph = tmp_path / "phrasings"
+    (ph / "a.yaml").write_text(
+        "manuals/terms.md:\n  返金: [ok, " + "x" * 300 + "]\n  存在しない節: [a]\n"
+        "manuals/gone.pdf:\n  x: [a]\n"
+        "faq/a.csv:\n  送料は？: [a]\n", encoding="utf-8")
+    (ph / "b.yaml").write_text("manuals/terms.md: [not, a, mapping]\n", encoding="utf-8")
+    (ph / "c.yaml").write_text("manuals/terms.md:\n  返金: [\n", encoding="utf-8")
+    (ph / "d.txt").write_text("返金: a\n", encoding="utf-8")
+    docs, issues, failed = load_directory(tmp_path)
+    reasons = {i.path: i.reason for i in issues}
+    assert "longer than 200" in reasons["phrasings/a.yaml: manuals/terms.md # 返金"]
+    assert "no section" in reasons["phrasings/a.yaml: manuals/terms.md # 存在しない節"]
+    assert "no such document" in reasons["phrasings/a.yaml: manuals/gone.pdf"]
+    assert "FAQ entries take their phrasings in their own file" in reasons["phrasings/a.yaml: faq/a.csv"]
+    assert "expected a mapping" in reasons["phrasings/b.yaml"]
+    assert "invalid YAML" in reasons["phrasings/c.yaml"]
+    assert "YAML" in reasons["phrasings/d.txt"]
+    assert failed == set() and {d.source for d in docs} == {"manuals/terms.md", "faq/a.csv"}
+    (manual,) = [d for d in docs if d.source == "manuals/terms.md"]
+    assert {s.heading: s.phrasings for s in manual.sections}["返金"] == ("ok",)
+
+
+def test_sample_manual_sections_have_phrasings():
+    from conftest import KNOWLEDGE
+
+    docs, issues, _ = load_directory(KNOWLEDGE)
+    assert not [i for i in issues if i.path.startswith("phrasings/")]
+    sections = [s for d in docs if d.doc_type == "manual" for s in d.sections]
+    assert sections and all(len(s.phrasings) >= 3 for s in sections), [s.heading for s in sections if len(s.phrasings) < 3]

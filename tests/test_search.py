@@ -65,32 +65,33 @@ def test_retrieval_quality_on_the_question_set(sample_copilot):
     # this evaluator also searches the playbook, which takes first place from one or two
     # English questions (0.80 here against 0.90 with `copilot eval`, which leaves it out)
     assert kinds["en-to-ja"]["hit@3"] >= 0.95 and kinds["en-to-ja"]["hit@1"] >= 0.75
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.90 and kinds["ja-paraphrase"]["hit@1"] >= 0.80
+    assert kinds["ja-paraphrase"]["hit@3"] >= 0.94 and kinds["ja-paraphrase"]["hit@1"] >= 0.85
     assert kinds["exact"]["hit@3"] >= 0.85
     held = evaluate(sample_copilot, load_questions(ROOT / "evals" / "retrieval" / "heldout.yaml"), thresholds={})
     hk = held["metrics"]["by_kind"]
-    assert hk["en-to-ja"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@3"] >= 0.88
+    assert hk["en-to-ja"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@1"] >= 0.80
 
 
 def test_second_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
     """evals/retrieval/heldout2.yaml: every expected id is an indexed document, and hit@3 stays
-    near its measured 0.90 (docs/retrieval-quality.md)."""
+    near its measured 0.95 (docs/retrieval-quality.md; hit@1 0.80 here, 0.85 with `copilot eval`,
+    which leaves the playbook out)."""
     questions = load_questions(ROOT / "evals" / "retrieval" / "heldout2.yaml")
     docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
     assert len(questions) == 40 and all(e in docs for q in questions for e in q.expected)
     kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.85 and kinds["ja-paraphrase"]["hit@1"] >= 0.75
+    assert kinds["ja-paraphrase"]["hit@3"] >= 0.925 and kinds["ja-paraphrase"]["hit@1"] >= 0.775
 
 
 def test_third_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
-    """evals/retrieval/heldout3.yaml (ticket-style, written blind to the FAQ phrasings): every
+    """evals/retrieval/heldout3.yaml (ticket-style, written blind to the phrasings): every
     expected id is an indexed document, and the figures stay near the measured ones
-    (ja-paraphrase hit@1 0.775, hit@3 0.90; en-to-ja 0.90 and 1.0: docs/retrieval-quality.md)."""
+    (ja-paraphrase hit@1 0.85, hit@3 0.975; en-to-ja 0.90 and 1.0: docs/retrieval-quality.md)."""
     questions = load_questions(ROOT / "evals" / "retrieval" / "heldout3.yaml")
     docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
     assert len(questions) == 60 and all(e in docs for q in questions for e in q.expected)
     kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.85 and kinds["ja-paraphrase"]["hit@1"] >= 0.725
+    assert kinds["ja-paraphrase"]["hit@3"] >= 0.95 and kinds["ja-paraphrase"]["hit@1"] >= 0.80
     # this evaluator also searches the playbook, which takes first place from one or two
     # English questions (0.80 here against 0.90 with `copilot eval`, which leaves it out)
     assert kinds["en-to-ja"]["hit@3"] >= 0.95 and kinds["en-to-ja"]["hit@1"] >= 0.75

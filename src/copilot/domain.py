@@ -16,10 +16,12 @@ def content_hash(*parts: object, length: int = 24) -> str:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled block of a manual: the unit the splitter cuts into chunks."""
+    """A titled block of a manual: the unit the splitter cuts into chunks. `phrasings` are
+    how customers ask for it (knowledge/phrasings/*.yaml): searched, never quoted."""
 
     heading: str
     text: str
+    phrasings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Document:
                        [(s.heading, s.text) for s in self.sections]]
         if self.phrasings:  # absent from the hash when empty: older versions stay valid
             parts.append(self.phrasings)
+        if any(s.phrasings for s in self.sections):  # likewise for manual sections
+            parts.append([(s.heading, list(s.phrasings)) for s in self.sections])
         return content_hash(*parts, length=16)
 
 
@@ -67,7 +71,7 @@ class Chunk:
     tags: list[str] = field(default_factory=list)
     url: str | None = None
     doc_version: str = ""
-    phrasings: list[str] = field(default_factory=list)  # FAQ entries: customers' wordings
+    phrasings: list[str] = field(default_factory=list)  # customers' wordings (FAQ entry or manual section)
 
     @property
     def stated_text(self) -> str:
@@ -77,8 +81,8 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What the embedders and the lexical index see: the stated text, and an FAQ entry's
-        phrasings (the words customers use for it). Drafts quote `text` only."""
+        """What the embedders and the lexical index see: the stated text, and the phrasings of
+        its FAQ entry or manual section (the words customers use for it). Drafts quote `text` only."""
         return self.stated_text + "\n" + "\n".join(self.phrasings) if self.phrasings else self.stated_text
 
     def to_dict(self) -> dict:

@@ -5,11 +5,16 @@ Markdown with ``## question`` headings, one entry per Document); files under ``p
 the agent playbook; everything else is a manual (.md .txt .html .pdf .docx). A file that cannot
 be read raises DocumentError with its path and the reason; FAQ rows without an answer are
 reported one by one and the rest of the file is kept.
+
+``glossary/`` and ``phrasings/`` are not documents: the first is the term base (glossary.py),
+the second holds YAML files that give manual sections their customers' phrasings
+(apply_section_phrasings), since a PDF or a Word file has nowhere to put them.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 FAQ_EXTS = {".csv", ".yaml", ".yml", ".json", ".md"}
 MANUAL_EXTS = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx"}
 MAX_FILE_BYTES = 50 * 1024 * 1024
+PHRASINGS_DIR = "phrasings"
 
 
 def doc_type_for(rel: str) -> str:
@@ -114,7 +120,7 @@ MAX_PHRASING_CHARS = 200
 
 
 def _phrasings(raw, where: str, issues: list[LoadIssue]) -> list[str]:
-    """An FAQ entry's phrasings: a list, or one string with '|' or line breaks between them.
+    """Phrasings (of an FAQ entry or a manual section): a list, or one string with '|' or line breaks between them.
     Blank and repeated ones are dropped; an over-long one or more than MAX_PHRASINGS are
     reported and left out (the entry itself is still indexed)."""
     if raw is None or raw == "":
@@ -504,7 +510,7 @@ def iter_files(root: Path) -> list[Path]:
         rel_parts = p.relative_to(root).parts
         if any(part.startswith(".") for part in rel_parts):
             continue
-        if rel_parts[0] == "glossary":  # the term base is not a document (see glossary.py)
+        if rel_parts[0] in ("glossary", PHRASINGS_DIR):  # not documents (see the module docstring)
             continue
         if p.is_file() and p.name.lower() not in ("readme.md", "readme.txt"):
             out.append(p)
@@ -533,4 +539,73 @@ def load_directory(root: Path) -> tuple[list[Document], list[LoadIssue], set[str
                 continue
             ids[d.doc_id] = d.source
             docs.append(d)
-    return docs, issues, failed
+    return apply_section_phrasings(root, docs, issues), issues, failed
+
+
+def apply_section_phrasings(root: Path, docs: list[Document], issues: list[LoadIssue]) -> list[Document]:
+    """Give manual sections the phrasings listed in knowledge/phrasings/*.yaml:
+
+        manuals/returns_and_warranty_terms.pdf:
+          第6条 返金:
+            - 代引きで払ったお金はどうやって返ってくる？
+            - 返金 いつ
+
+    Keys are a document's path under the knowledge folder and a section heading exactly as
+    `copilot search` shows it. A file that cannot be read, an unknown document or section, or a
+    bad phrasing is reported and skipped; the documents are indexed either way. Returns the
+    documents, those with phrasings replaced by phrased copies (a new version each)."""
+    import yaml
+
+    folder = root / PHRASINGS_DIR
+    if not folder.is_dir():
+        return docs
+    by_source = {d.source: d for d in docs if d.doc_type != "faq"}
+    faq_sources = {d.source for d in docs if d.doc_type == "faq"}
+    wanted: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            issues.append(LoadIssue(rel, "phrasings files are YAML (.yaml or .yml); ignored"))
+            continue
+        try:
+            data = yaml.safe_load(_decode(_read_bytes(path, rel), rel))
+        except DocumentError as exc:
+            issues.append(LoadIssue(rel, exc.reason))
+            continue
+        except yaml.YAMLError as exc:
+            issues.append(LoadIssue(rel, f"invalid YAML: {str(exc).splitlines()[0]}; ignored"))
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            issues.append(LoadIssue(rel, "expected a mapping of document path -> section heading -> phrasings; ignored"))
+            continue
+        for source, sections in data.items():
+            source = str(source)
+            if source in faq_sources:
+                issues.append(LoadIssue(f"{rel}: {source}", "FAQ entries take their phrasings in their own file; ignored"))
+                continue
+            doc = by_source.get(source)
+            if doc is None:
+                issues.append(LoadIssue(f"{rel}: {source}", "no such document in the knowledge folder (or it failed to load); ignored"))
+                continue
+            headings = {s.heading for s in doc.sections}
+            for heading, raw in sections.items():
+                heading = str(heading)
+                where = f"{rel}: {source} # {heading}"
+                if heading not in headings:
+                    issues.append(LoadIssue(where, "no section with this heading in the document; ignored"))
+                    continue
+                if heading in wanted.get(source, {}):
+                    issues.append(LoadIssue(where, "phrasings for this section are given twice; the first are used"))
+                    continue
+                wanted.setdefault(source, {})[heading] = _phrasings(raw, where, issues)
+    if not wanted:
+        return docs
+    out: list[Document] = []
+    for d in docs:
+        given = wanted.get(d.source) if d.doc_type != "faq" else None
+        if given and any(given.values()):
+            d = dataclasses.replace(d, sections=[dataclasses.replace(s, phrasings=tuple(given.get(s.heading, ()))) for s in d.sections])
+        out.append(d)
+    return out

@@ -120,13 +120,14 @@ class Splitter:
         seen: dict[str, int] = {}
         if doc.doc_type == "faq":
             sec = doc.sections[0]
-            texts = [(sec.heading, f"{sec.heading}\n{sec.text}")]
+            texts = [(sec.heading, f"{sec.heading}\n{sec.text}", list(doc.phrasings))]
         else:
-            texts = [(sec.heading, t) for sec in doc.sections for t in self.split_text(sec.text)]
-        for pos, (section, text) in enumerate(texts):
+            # every chunk of a section carries the section's phrasings
+            texts = [(sec.heading, t, list(sec.phrasings)) for sec in doc.sections for t in self.split_text(sec.text)]
+        for pos, (section, text, phrasings) in enumerate(texts):
             parts: list = [doc.doc_id, doc.source, doc.doc_type, doc.title, section, doc.lang, doc.tags, doc.url, text]
-            if doc.phrasings:  # not hashed when absent: ids of entries without phrasings stay as they were
-                parts.append(doc.phrasings)
+            if phrasings:  # not hashed when absent: ids of chunks without phrasings stay as they were
+                parts.append(phrasings)
             base = content_hash(*parts)
             n = seen.get(base, 0)
             seen[base] = n + 1
@@ -145,7 +146,7 @@ class Splitter:
                     tags=list(doc.tags),
                     url=doc.url,
                     doc_version=doc.version,
-                    phrasings=list(doc.phrasings),
+                    phrasings=phrasings,
                 )
             )
         return chunks
