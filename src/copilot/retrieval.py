@@ -89,18 +89,6 @@ FUSION = "rrf"
 IMPUTE = True
 
 
-def interleave(*lists: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Merge rankings position by position (1st of each, then 2nd of each, ...)."""
-    out: list[tuple[str, float]] = []
-    seen: set[str] = set()
-    for row in zip(*[lst + [None] * (max(map(len, lists)) - len(lst)) for lst in lists]):
-        for item in row:
-            if item is not None and item[0] not in seen:
-                seen.add(item[0])
-                out.append(item)
-    return out
-
-
 def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
     """Weighted fusion of several rankings into one score per chunk.
 
@@ -163,7 +151,7 @@ class Snapshot:
         gpath = layout.version_dir(version) / "glossary.csv"
         self.glossary = Glossary.parse(gpath.read_text(encoding="utf-8"), "glossary.csv", []) if gpath.exists() else Glossary([])
         self.ja_mask = np.fromiter((self.chunks[i].lang == "ja" for i in self.lexical.ids), dtype=bool, count=len(self.lexical.ids))
-        # what the knowledge states, without FAQ phrasings (the same index when there are none)
+        # what the knowledge states, without phrasings (the same index when there are none)
         sdir = layout.version_dir(version) / STATED_DIR
         self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
         self.collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in manifest["embedders"].items()}
@@ -178,7 +166,7 @@ class Snapshot:
     def coverage(self, text: str) -> tuple[float, int]:
         """Share of the text's content words that occur anywhere in this index, and how many
         words there were. A ticket about things the knowledge base never mentions scores low.
-        FAQ phrasings do not count: they are how customers ask, not what the knowledge says."""
+        Phrasings do not count: they are how customers ask, not what the knowledge says."""
         toks = set(lexical_tokens(text))
         if not toks or self.stated._model is None:
             return 0.0, len(toks)

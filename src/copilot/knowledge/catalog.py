@@ -74,7 +74,7 @@ class Catalog:
         with self._conn() as c:
             c.executescript(_SCHEMA)
             cols = {r[1] for r in c.execute("PRAGMA table_info(chunks)")}
-            # catalogs written before FAQ phrasings existed
+            # catalogs written before phrasings existed
             for col, decl in (("phrasings", "TEXT NOT NULL DEFAULT '[]'"), ("stated_tokens", "TEXT")):
                 if col not in cols:
                     try:
@@ -144,22 +144,20 @@ class Catalog:
                 out[r[0]] = (chunk, _unpack_tokens(r[11]) if tokens else [])
         return out
 
-    def get_tokens(self, ids: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, list[str] | None]]:
-        """What a BM25 rebuild needs, by chunk id: the lexical tokens, and for chunks with FAQ
-        phrasings the tokens of their stated text (None for a row written before those were
-        stored: the caller computes them)."""
+    def get_tokens(self, ids: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """What a BM25 rebuild needs, by chunk id: the lexical tokens, and for chunks with
+        phrasings (FAQ entry or manual section) the tokens of their stated text."""
         tokens: dict[str, list[str]] = {}
-        stated: dict[str, list[str] | None] = {}
+        stated: dict[str, list[str]] = {}
         conn = self._conn()
         ids = list(ids)
         for i in range(0, len(ids), 900):
             part = ids[i : i + 900]
-            q = (f"SELECT chunk_id, tokens, phrasings != '[]', stated_tokens FROM chunks "
-                 f"WHERE chunk_id IN ({','.join('?' * len(part))})")
-            for cid, raw, phrased, raw_stated in conn.execute(q, part):
+            q = f"SELECT chunk_id, tokens, stated_tokens FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
+            for cid, raw, raw_stated in conn.execute(q, part):
                 tokens[cid] = _unpack_tokens(raw)
-                if phrased:
-                    stated[cid] = _unpack_tokens(raw_stated) if raw_stated is not None else None
+                if raw_stated is not None:  # stored exactly for the chunks with phrasings
+                    stated[cid] = _unpack_tokens(raw_stated)
         return tokens, stated
 
     def delete_chunks_except(self, keep: set[str]) -> int:

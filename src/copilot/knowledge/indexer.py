@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 MANIFEST_FORMAT = 1
-# beside "lexical": BM25 over the same chunks without FAQ phrasings (only when some entry has them)
+# beside "lexical": BM25 over the same chunks without their phrasings (only when some chunk has them)
 STATED_DIR = "stated"
 
 
@@ -269,9 +269,7 @@ class Indexer:
             lexical = Bm25Index.build(active, [toks[c] for c in active])
             tmp = self.layout.versions / f".tmp-{version}"
             lexical.save(tmp / "lexical")
-            if stated:  # FAQ phrasings present: a second index over what the knowledge states
-                for cid in [c for c, t in stated.items() if t is None]:  # rows from before stated tokens were stored
-                    stated[cid] = lexical_tokens(self._chunk_for(cid, new_chunks).stated_text)
+            if stated:  # phrasings present: a second index over what the knowledge states
                 Bm25Index.build(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
             if canary_vec is not None:
