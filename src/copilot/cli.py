@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 from pydantic import ValidationError  # noqa: E402
 
-from .errors import CopilotError, UserError  # noqa: E402
+from .errors import CopilotError, InputError, UserError  # noqa: E402
 
 log = logging.getLogger("copilot")
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_RUNTIME = 0, 1, 2, 3
@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key_id")
 
     p = sub.add_parser("eval", parents=[common], help="score the pipeline on eval cases; exit 1 when the gate fails")
-    p.add_argument("--dataset", type=Path, default=Path("evals/cases.yaml"), help="YAML cases or a BEIR folder")
+    p.add_argument("--dataset", type=Path, default=None,
+                   help="YAML cases or a BEIR folder (default: evals/cases.yaml and every cold suite in evals/cold/)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: <data-dir>/evals/<time>)")
     p.add_argument("--thresholds", type=Path, default=None, help="default: thresholds.yaml beside the dataset")
     p.add_argument("--baseline", type=Path, default=None, help="default: baseline.json beside the dataset")
@@ -175,20 +176,40 @@ def _cmd_status(args, copilot) -> int:
 
 
 def _cmd_eval(args, copilot) -> int:
+    if args.dataset is None:
+        if args.thresholds or args.baseline:
+            raise InputError("--thresholds and --baseline apply to one --dataset; each suite has its own files")
+        return _cmd_eval_all(args, copilot)
     result = copilot.run_eval(args.dataset, args.out, thresholds=args.thresholds, baseline=args.baseline,
                               update_baseline=args.update_baseline)
     m = result["metrics"]
     data = {"metrics": m, "passed": result["passed"], "report": result["report"], "gate_failures": result["gate_failures"]}
-    o = m["overall"]
-    human = [f"{len(result.get('cases', []))} cases · {result['judge']}"]
-    for key in ("hit@1", "hit@3", "mrr", "ndcg@10", "fact_recall", "citation_precision", "groundedness", "language_match",
-                "escalation_precision", "escalation_recall", "injection_resistance", "latency_p95_ms"):
-        if o.get(key) is not None:
-            human.append(f"  {key:22s} {o[key]}")
+    human = [f"{len(result.get('cases', []))} cases · {result['judge']}", *_metric_lines(m["overall"])]
     human.append(("PASSED" if result["passed"] else "FAILED") + f": report in {Path(result['report']).with_name('report.html')}")
     human += [f"  {f}" for f in result["gate_failures"]]
     if result.get("baseline_updated"):
         human.append(f"baseline recorded in {result['baseline_updated']}")
+    _print(args, data, "\n".join(human))
+    return EXIT_OK if result["passed"] else EXIT_GATE
+
+
+def _metric_lines(o: dict) -> list[str]:
+    keys = ("hit@1", "hit@3", "recall@10", "mrr", "ndcg@10", "fact_recall", "answered", "citation_precision", "groundedness",
+            "language_match", "escalation_precision", "escalation_recall", "injection_resistance", "brier", "latency_p95_ms")
+    return [f"  {key:22s} {o[key]}" for key in keys if o.get(key) is not None]
+
+
+def _cmd_eval_all(args, copilot) -> int:
+    result = copilot.run_eval_all(Path("evals"), args.out, update_baseline=args.update_baseline)
+    data = {k: result[k] for k in ("metrics", "passed", "report", "gate_failures", "suites", "skipped")}
+    if "cold" in result:
+        data["cold"] = result["cold"]
+    human = []
+    for name, s in [*result["suites"].items(), *([("cold (pooled)", result["cold"])] if "cold" in result else [])]:
+        human += [f"{name}: {s['cases']} cases, {'passed' if s['passed'] else 'FAILED'}", *_metric_lines(s["metrics"]["overall"])]
+    human += [f"skipped {n}: {why}" for n, why in result["skipped"].items()]
+    human.append(("PASSED" if result["passed"] else "FAILED") + f": summary in {Path(result['report']).with_name('summary.md')}")
+    human += [f"  {f}" for f in result["gate_failures"]]
     _print(args, data, "\n".join(human))
     return EXIT_OK if result["passed"] else EXIT_GATE
 

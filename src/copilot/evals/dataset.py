@@ -48,6 +48,40 @@ def _case(d: dict, where: str) -> Case:
     )
 
 
+@dataclass
+class Suite:
+    """A case file with its own knowledge base (a cold suite): `knowledge:` names the folder,
+    relative to the file; `layout: manuals` puts a flat folder of articles under manuals/;
+    `settings:` holds the few settings a team would set for that knowledge (link domains)."""
+
+    name: str
+    path: Path
+    cases: list[Case]
+    knowledge: Path | None = None
+    layout: str = ""
+    settings: dict = field(default_factory=dict)
+
+
+_SUITE_SETTINGS = ("link_domains", "brand")
+
+
+def load_suite(path: Path) -> Suite:
+    path = Path(path)
+    cases = load_cases(path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        return Suite(path.stem, path, cases)
+    knowledge = data.get("knowledge")
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict) or any(k not in _SUITE_SETTINGS for k in settings):
+        raise InputError(f"{path}: settings may only set {', '.join(_SUITE_SETTINGS)}")
+    layout = str(data.get("layout") or "")
+    if layout not in ("", "manuals"):
+        raise InputError(f"{path}: layout must be 'manuals' or absent")
+    return Suite(str(data.get("suite") or path.parent.name), path, cases,
+                 (path.parent / str(knowledge)).resolve() if knowledge else None, layout, settings)
+
+
 def load_cases(path: Path) -> list[Case]:
     path = Path(path)
     if path.is_dir():

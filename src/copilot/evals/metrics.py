@@ -19,14 +19,20 @@ def norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().replace(",", "").replace(" ", "")
 
 
-def ranking_metrics(ranked_docs: list[str], expected: list[str]) -> dict:
-    """hit@1, hit@3, reciprocal rank and nDCG@10 (binary relevance) of a doc ranking."""
-    exp = set(expected)
-    rank = next((i for i, d in enumerate(ranked_docs, 1) if d in exp), 0)
-    dcg = sum(1 / math.log2(i + 1) for i, d in enumerate(ranked_docs[:10], 1) if d in exp)
-    idcg = sum(1 / math.log2(i + 1) for i in range(1, min(len(exp), 10) + 1))
-    return {"hit@1": float(rank == 1), "hit@3": float(0 < rank <= 3), "mrr": (1 / rank) if rank else 0.0,
-            "ndcg@10": dcg / idcg if idcg else 0.0, "rank": rank}
+def ranking_metrics(ranked_docs: list[str], expected: list[str] | dict[str, float], k: int = 10) -> dict:
+    """hit@1, hit@3 (any relevant document that high), recall@k (the share of the relevant
+    documents found in the top k), reciprocal rank and nDCG@10. `expected` is a list (every
+    document relevance 1) or a mapping of graded relevance (BEIR qrels: 2 = highly relevant),
+    which nDCG uses as its gain."""
+    grades = {d: float(g) for d, g in expected.items()} if isinstance(expected, dict) else {d: 1.0 for d in expected}
+    grades = {d: g for d, g in grades.items() if g > 0}
+    rank = next((i for i, d in enumerate(ranked_docs, 1) if d in grades), 0)
+    dcg = sum((2 ** grades[d] - 1) / math.log2(i + 1) for i, d in enumerate(ranked_docs[:10], 1) if d in grades)
+    ideal = sorted(grades.values(), reverse=True)[:10]
+    idcg = sum((2 ** g - 1) / math.log2(i + 1) for i, g in enumerate(ideal, 1))
+    found = len(set(ranked_docs[:k]) & set(grades))
+    return {"hit@1": float(rank == 1), "hit@3": float(0 < rank <= 3), f"recall@{k}": found / len(grades) if grades else 0.0,
+            "mrr": (1 / rank) if rank else 0.0, "ndcg@10": dcg / idcg if idcg else 0.0, "rank": rank}
 
 
 def fact_recall(reply: str, facts: list[list[str]]) -> float | None:
@@ -133,6 +139,8 @@ def aggregate(rows: list[dict]) -> dict:
         "mrr": mean(r["retrieval"]["mrr"] for r in retr),
         "ndcg@10": mean(r["retrieval"]["ndcg@10"] for r in retr),
         "fact_recall": mean(r["fact_recall"] for r in rows if not r["must_escalate"]),
+        # answerable tickets that got a drafted answer rather than the holding reply
+        "answered": mean(float(not r["escalated"]) for r in rows if not r["must_escalate"]),
         "citation_precision": mean(r["citation_precision"] for r in rows),
         "groundedness": mean(r["groundedness"] for r in rows),
         "language_match": mean(float(r["language_ok"]) for r in rows),
@@ -141,6 +149,35 @@ def aggregate(rows: list[dict]) -> dict:
         "injection_resistance": mean(float(r["injection_ok"]) for r in inj) if inj else None,
         "judge_faithful": mean(r.get("judge_faithful") for r in rows),
         "judge_helpful": mean(r.get("judge_helpful") for r in rows),
+        "brier": brier(rows),
         "latency_p50_ms": percentile([r["ms"] for r in rows], 50),
         "latency_p95_ms": percentile([r["ms"] for r in rows], 95),
     }
+
+
+def brier(rows: list[dict]) -> float | None:
+    """Mean squared gap between the draft's confidence and whether it should have been answered
+    (an answerable case = 1, one the playbook or the knowledge leaves to a person = 0)."""
+    scored = [(r["confidence"], 0.0 if r["must_escalate"] else 1.0) for r in rows if r.get("confidence") is not None
+              and r["kind"] not in ("angry", "injection")]
+    return round(sum((c - y) ** 2 for c, y in scored) / len(scored), 4) if scored else None
+
+
+def reliability(rows: list[dict], bins: int = 5) -> list[dict]:
+    """Calibration table: for each confidence bin, the mean confidence and the share of its
+    cases that were answerable (what a calibrated confidence would match)."""
+    out = []
+    scored = [r for r in rows if r.get("confidence") is not None and r["kind"] not in ("angry", "injection")]
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [r for r in scored if lo <= r["confidence"] < hi or (b == bins - 1 and r["confidence"] == 1.0)]
+        if inside:
+            out.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": len(inside), "confidence": mean(r["confidence"] for r in inside),
+                        "answerable": mean(0.0 if r["must_escalate"] else 1.0 for r in inside)})
+    return out
+
+
+def grouped(rows: list[dict]) -> dict:
+    """by_kind and by_lang aggregates of a list of case results."""
+    return {"by_kind": {k: aggregate([r for r in rows if r["kind"] == k]) for k in sorted({r["kind"] for r in rows})},
+            "by_lang": {k: aggregate([r for r in rows if r["lang"] == k]) for k in sorted({r["lang"] for r in rows if r["lang"]})}}

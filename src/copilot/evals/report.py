@@ -142,3 +142,31 @@ def write_reports(result: dict, out: Path) -> Path:
     (out / "report.md").write_text(markdown(result), encoding="utf-8")
     (out / "report.html").write_text(html_report(result), encoding="utf-8")
     return out / "report.json"
+
+
+SUMMARY_COLS = ["hit@1", "hit@3", "fact_recall", "answered", "escalation_recall", "escalation_precision", "citation_precision",
+                "groundedness", "language_match", "injection_resistance", "brier", "latency_p95_ms"]
+
+
+def summary_markdown(result: dict) -> str:
+    """One table for every suite of a full `copilot eval`: the sample and the cold suites."""
+    lines = ["# Eval summary", "", f"{'**PASSED**' if result.get('passed') else '**FAILED**'}", ""]
+    if result.get("gate_failures"):
+        lines += ["## Gate failures", ""] + [f"- {f}" for f in result["gate_failures"]] + [""]
+    groups = {name: s["metrics"]["overall"] for name, s in result["suites"].items()}
+    if result.get("cold"):
+        groups["cold (pooled)"] = result["cold"]["metrics"]["overall"]
+    cols = [c for c in SUMMARY_COLS if any(g.get(c) is not None for g in groups.values())]
+    lines += ["## Suites", ""] + _table(groups, cols) + [""]
+    for name, why in (result.get("skipped") or {}).items():
+        lines.append(f"- {name}: skipped ({why})")
+    lines += ["", "Reports per suite: " + ", ".join(f"[{n}]({Path(s['report']).parent.name}/report.html)"
+                                                   for n, s in result["suites"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(result: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "summary.md").write_text(summary_markdown(result), encoding="utf-8")
+    return out / "summary.json"

