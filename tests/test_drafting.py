@@ -124,7 +124,8 @@ def test_idempotency_key_returns_the_same_draft(c):
 
 def test_approve_edit_and_reject_through_the_service(c):
     d = c.draft("送料はいくらですか")
-    edited = d.reply.replace("ミライホーム カスタマーサポートでございます。", "ミライホーム カスタマーサポートの佐藤でございます。")
+    edited = d.reply.replace("誠にありがとうございます。", "誠にありがとうございます。担当の佐藤でございます。", 1)
+    assert edited != d.reply
     ok = c.approve(d.draft_id, edited, actor="sato")
     assert ok.status == "approved" and ok.final_text == edited and "佐藤" in ok.diff
     assert c.approve(d.draft_id, edited, actor="sato").decided_at == ok.decided_at

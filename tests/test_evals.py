@@ -21,7 +21,8 @@ CASES = [
 
 @pytest.mark.unit
 def test_metric_functions():
-    assert ranking_metrics(["x", "a", "b"], ["a"]) == {"hit@1": 0.0, "hit@3": 1.0, "mrr": 0.5, "ndcg@10": pytest.approx(0.6309, abs=1e-3), "rank": 2}
+    assert ranking_metrics(["x", "a", "b"], ["a"]) == {"hit@1": 0.0, "hit@3": 1.0, "recall@10": 1.0, "mrr": 0.5,
+                                                       "ndcg@10": pytest.approx(0.6309, abs=1e-3), "rank": 2}
     assert fact_recall("送料は６６０円です", [["660円"], ["5,500円", "5500円"]]) == 0.5
     cits = [{"n": 1, "text": "送料は全国一律660円（税込）です。"}]
     assert groundedness("お問い合わせありがとうございます。\n送料は全国一律660円（税込）です。[1]", cits) == 1.0
@@ -31,6 +32,28 @@ def test_metric_functions():
     ok, _ = injection_resisted("E-203 means ... [1]", ["evil.example"], "knowledge")
     bad, why = injection_resisted("See http://evil.example", [], "knowledge")
     assert ok and not bad and "link" in why
+
+
+@pytest.mark.unit
+def test_recall_is_the_share_of_relevant_documents_and_ndcg_uses_grades():
+    # two relevant documents, one found: hit@3 says "found one", recall@10 says "half"
+    m = ranking_metrics(["a", "x", "y"], ["a", "b"])
+    assert m["hit@3"] == 1.0 and m["recall@10"] == 0.5
+    # graded qrels: finding the highly relevant document first scores higher than the partly relevant one
+    best = ranking_metrics(["hi", "lo"], {"hi": 2, "lo": 1})["ndcg@10"]
+    worse = ranking_metrics(["lo", "hi"], {"hi": 2, "lo": 1})["ndcg@10"]
+    assert best == pytest.approx(1.0) and worse < best
+    assert ranking_metrics(["lo", "hi"], ["hi", "lo"])["ndcg@10"] == pytest.approx(1.0)  # binary: order does not matter
+
+
+@pytest.mark.unit
+def test_reliability_bins_and_brier():
+    from copilot.evals.metrics import brier, reliability
+
+    rows = [{"confidence": c, "must_escalate": m, "kind": "fact"} for c, m in [(0.9, False), (0.85, False), (0.1, True), (0.15, False)]]
+    rel = reliability(rows)
+    assert [(b["bin"], b["n"], b["answerable"]) for b in rel] == [("0.0-0.2", 2, 0.5), ("0.8-1.0", 2, 1.0)]
+    assert brier(rows) == pytest.approx(((0.1) ** 2 + 0.15 ** 2 + 0.1 ** 2 + 0.85 ** 2) / 4, abs=1e-4)
 
 
 @pytest.mark.unit
@@ -117,7 +140,8 @@ def test_beir_folder(sample_copilot, tmp_path):
     (b / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\nq3\td4\t1\n", encoding="utf-8")
     res = sample_copilot.run_eval(b, tmp_path / "beir-out")
     o = res["metrics"]["overall"]
-    assert o["n"] == 3 and o["hit@1"] >= 2 / 3 and "recall@10" in o and res["judge"].startswith("deterministic")
+    assert o["n"] == 3 and o["hit@1"] >= 2 / 3 and res["judge"].startswith("deterministic")
+    assert o["recall@10"] >= o["hit@1"] and "hit@10" in o
 
 
 @pytest.mark.integration
@@ -148,3 +172,35 @@ def test_llm_judge_is_used_and_labelled_when_an_llm_is_configured(sample_copilot
     assert o["judge_faithful"] == 1.0 and o["judge_helpful"] == 0.5
     assert "LLM judge" in (tmp_path / "judge" / "report.md").read_text(encoding="utf-8")
     assert any("You grade draft replies" in r["messages"][0]["content"] for r in server.requests)
+
+
+COLD_FAQ = """id,question,answer
+t-001,試用期間はどのくらいですか,はじめての方は無料でお試しいただけます。試用期間は21日間です。
+t-002,支払い方法は何がありますか,クレジットカードと銀行振込がご利用いただけます。
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_full_eval_scores_the_sample_and_each_cold_suite_on_its_own_knowledge(sample_copilot, tmp_path):
+    evals = tmp_path / "evals"
+    (evals / "cold" / "mini" / "knowledge" / "faq").mkdir(parents=True)
+    (evals / "cases.yaml").write_text(yaml.safe_dump(CASES[:1], allow_unicode=True), encoding="utf-8")
+    (evals / "cold" / "mini" / "knowledge" / "faq" / "faq.csv").write_text(COLD_FAQ, encoding="utf-8")
+    suite = {"suite": "mini", "knowledge": "knowledge", "settings": {"link_domains": "mini.example"}, "cases": [
+        {"id": "m1", "kind": "fact", "lang": "ja", "ticket": "試用期間は何日ですか？", "expected_sources": ["t-001"], "facts": [["21日間"]]},
+        {"id": "m2", "kind": "cross-lingual", "lang": "en", "ticket": "Can I pay by bank transfer?", "expected_sources": ["t-002"],
+         "facts": [["銀行振込"]]}]}
+    (evals / "cold" / "mini" / "cases.yaml").write_text(yaml.safe_dump(suite, allow_unicode=True), encoding="utf-8")
+    # a floor nothing can reach: the pooled cold gate must fail the whole run
+    (evals / "cold" / "thresholds.yaml").write_text(yaml.safe_dump({"minimums": {"overall": {"fact_recall": 1.01}}}), encoding="utf-8")
+    res = sample_copilot.run_eval_all(evals, tmp_path / "out")
+    assert set(res["suites"]) == {"sample", "mini"}
+    mini = res["suites"]["mini"]
+    assert mini["cases"] == 2 and mini["metrics"]["overall"]["hit@1"] == 1.0  # its own FAQ, not the sample's
+    assert mini["metrics"]["overall"]["fact_recall"] == 1.0, mini
+    assert res["cold"]["cases"] == 2 and not res["passed"]
+    assert any(f.startswith("cold: overall fact_recall") for f in res["gate_failures"])
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert "| mini | 2 |" in summary and "cold (pooled)" in summary
+    assert (tmp_path / "out" / "mini" / "report.html").exists()

@@ -29,13 +29,18 @@ def test_phrases_come_from_the_playbook():
 
     playbook = norm((ROOT / "knowledge" / "playbook" / "agent_playbook_ja.md").read_text(encoding="utf-8")
                     + (ROOT / "knowledge" / "playbook" / "agent_playbook_en.md").read_text(encoding="utf-8"))
+    sample_brand = {"ja": "ミライホーム", "en": "Mirai Home"}  # the sample playbook's company
     for name in ("extractive_reply", "holding_reply"):
         p = load_prompt(ROOT / "prompts", name)
         for lang, table in p.phrases.items():
             for key, phrase in table.items():
-                if key in ("greeting_named", "lead", "lead_ja"):
+                if key.startswith("greeting_named") or key in ("lead", "lead_ja"):
                     continue  # templates of our own around playbook phrases
-                for line in phrase.split("\n"):
+                if f"{key}_brand" in table:
+                    # the neutral frame (COPILOT_BRAND unset) names no company at all
+                    assert "ミライ" not in phrase and "Mirai" not in phrase, f"{name}.{lang}.{key} names the sample brand"
+                    continue
+                for line in phrase.replace("{brand}", sample_brand[lang]).split("\n"):
                     assert norm(line) in playbook, f"{name}.{lang}.{key}: {line!r} is not in the playbook"
 
 

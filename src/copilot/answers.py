@@ -91,7 +91,7 @@ def passage_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[U
     for line in text.splitlines():
         s = line.strip()
         if not s:
-            block = -1 if not units or units[-1].kind not in ("step", "item") else block
+            block = -1 if not units or units[-1].kind not in ("step", "item", "intro") else block
             continue
         if s.count("|") >= 2 or (s.startswith("|") and s.endswith("|")):
             if _TABLE_SEP.match(s):
@@ -196,3 +196,8 @@ def needs_context(text: str) -> bool:
 
 def is_intro(text: str) -> bool:
     return bool(_INTRO.search(text))
+
+
+def codes(text: str) -> set[str]:
+    """Exact codes (error codes, SKUs, plan ids) in a text."""
+    return {m.upper() for m in CODE.findall(normalize(text))}

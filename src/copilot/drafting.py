@@ -28,6 +28,7 @@ UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question
 UNIT_MARGIN = 0.8  # ... each within this of the best one
 RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a question (1st: 1.2, 2nd: 0.6, ...)
 LANG_WEIGHT = 0.5  # a passage in the customer's language
+CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences make the same point
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
 # Mean cosine (both embedders) of the best unit below which nothing answers a question.
 ANSWER_MIN = 0.30
@@ -387,10 +388,12 @@ def _without_conflicts(chosen: list[int], units: list[Unit]) -> list[int]:
             overlap = len(toks & t) / len(toks | t)
             if overlap >= 0.7 and (hit != u.hit or toks == t):
                 clash = True  # a repeat
-            elif hit != u.hit and overlap >= 0.45 and facts and f and not (facts & f):
-                clash = True  # the same statement with other figures
-            elif hit != u.hit and overlap >= 0.45 and _negated(u.text) != _negated(next(units[j].text for j in kept if units[j].hit == hit)):
+            elif hit != u.hit and overlap >= CONFLICT_OVERLAP:
+                # another passage on the same point: it says the same (a repeat) or something
+                # else (返送料はお客様のご負担 / 当社が負担): either way the first answer stands
                 clash = True
+            elif hit != u.hit and overlap >= 0.3 and facts and f and not (facts & f) and len(toks & t) >= 3:
+                clash = True  # the same statement with other figures
             if clash:
                 break
         if not clash:
@@ -399,8 +402,3 @@ def _without_conflicts(chosen: list[int], units: list[Unit]) -> list[int]:
     return kept
 
 
-_NEG = re.compile(r"ません|ない|不可|できず|not\b|n't\b|\bno\b|cannot|never", re.IGNORECASE)
-
-
-def _negated(text: str) -> bool:
-    return bool(_NEG.search(text))

@@ -220,6 +220,7 @@ class Copilot:
     def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
               actor: str = "cli", idempotency_key: str | None = None, persist: bool = True) -> Draft:
         """Draft a reply to a ticket and store it as pending. Nothing is sent."""
+        from .answers import codes
         from .confidence import COVERAGE_MIN
         from .confidence import score as confidence_score
         from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
@@ -243,6 +244,11 @@ class Copilot:
         customer = self.store.get_customer(customer_id) if customer_id else None
         asked, lang, hits, evidence, screened, ev = self.gather(text, k)
         conf, threshold = confidence_score(ev, tuple(e.name for e in self.embedders))
+        code_match = bool(codes(asked) & codes("\n".join(h.chunk.text for h in evidence)))
+        if code_match:
+            # an error code or product code the ticket names, found in the evidence: the
+            # knowledge has the answer whatever the similarities say
+            conf = max(conf, (1 + threshold) / 2)
         triggers = escalation_triggers(text)
         angry = is_angry(text)
         flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
@@ -256,7 +262,7 @@ class Copilot:
         if conf < threshold:
             return self._save_escalated(reason=f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})",
                                         kind="standard", **esc)
-        if ev.coverage is not None and not ev.cross_lingual and ev.coverage < COVERAGE_MIN:
+        if ev.coverage is not None and not ev.cross_lingual and ev.coverage < COVERAGE_MIN and not code_match:
             return self._save_escalated(reason=(f"the ticket is about things the knowledge base never mentions "
                                                 f"({ev.coverage:.0%} of its words are known)"), kind="standard", **esc)
         if screened:

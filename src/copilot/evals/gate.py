@@ -36,7 +36,7 @@ def load_baseline(path: Path) -> dict | None:
 
 def _groups(metrics: dict):
     yield "overall", metrics.get("overall", {})
-    for section in ("by_kind", "by_lang"):
+    for section in ("by_kind", "by_lang", "by_kind_lang"):
         for name, m in (metrics.get(section) or {}).items():
             yield f"{section[3:]}={name}", m
 
@@ -45,7 +45,8 @@ def check(metrics: dict, thresholds: dict, baseline: dict | None) -> list[str]:
     failures: list[str] = []
     mins = thresholds.get("minimums") or {}
     for scope, table in (("overall", mins.get("overall")), *[(f"kind={k}", v) for k, v in (mins.get("by_kind") or {}).items()],
-                         *[(f"lang={k}", v) for k, v in (mins.get("by_lang") or {}).items()]):
+                         *[(f"lang={k}", v) for k, v in (mins.get("by_lang") or {}).items()],
+                         *[(f"kind_lang={k}", v) for k, v in (mins.get("by_kind_lang") or {}).items()]):
         if not table:
             continue
         got = dict(_groups(metrics)).get(scope)

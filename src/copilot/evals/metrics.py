@@ -179,5 +179,8 @@ def reliability(rows: list[dict], bins: int = 5) -> list[dict]:
 
 def grouped(rows: list[dict]) -> dict:
     """by_kind and by_lang aggregates of a list of case results."""
+    pairs = sorted({(r["kind"], r["lang"]) for r in rows if r["lang"]})
     return {"by_kind": {k: aggregate([r for r in rows if r["kind"] == k]) for k in sorted({r["kind"] for r in rows})},
-            "by_lang": {k: aggregate([r for r in rows if r["lang"] == k]) for k in sorted({r["lang"] for r in rows if r["lang"]})}}
+            "by_lang": {k: aggregate([r for r in rows if r["lang"] == k]) for k in sorted({r["lang"] for r in rows if r["lang"]})},
+            # "paraphrase/ja": Japanese paraphrases apart from English ones
+            "by_kind_lang": {f"{k}/{lang}": aggregate([r for r in rows if r["kind"] == k and r["lang"] == lang]) for k, lang in pairs}}

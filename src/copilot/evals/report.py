@@ -9,6 +9,8 @@ import io
 import json
 from pathlib import Path
 
+from .metrics import reliability
+
 HEADLINE = ["hit@1", "hit@3", "mrr", "ndcg@10", "fact_recall", "citation_precision", "groundedness", "language_match",
             "escalation_precision", "escalation_recall", "injection_resistance", "judge_faithful", "judge_helpful",
             "latency_p50_ms", "latency_p95_ms"]
@@ -35,7 +37,8 @@ def markdown(result: dict) -> str:
     if result.get("gate_failures"):
         lines += ["## Gate failures", ""] + [f"- {f}" for f in result["gate_failures"]] + [""]
     groups = {"overall": m["overall"], **{f"kind={k}": v for k, v in (m.get("by_kind") or {}).items()},
-              **{f"lang={k}": v for k, v in (m.get("by_lang") or {}).items()}}
+              **{f"lang={k}": v for k, v in (m.get("by_lang") or {}).items()},
+              **{f"kind_lang={k}": v for k, v in (m.get("by_kind_lang") or {}).items()}}
     cols = [c for c in HEADLINE if any(g.get(c) is not None for g in groups.values())]
     lines += ["## Metrics", ""] + _table(groups, cols) + [""]
     if result.get("baseline"):
@@ -46,6 +49,12 @@ def markdown(result: dict) -> str:
             if isinstance(a, (int, float)) and isinstance(b, (int, float)):
                 lines.append(f"| {c} | {_fmt(a)} | {_fmt(b)} | {b - a:+.3f} |")
         lines.append("")
+    rel = reliability(result.get("cases", []))
+    if rel:
+        lines += ["## Calibration", "", "Cases by confidence: the share that the knowledge answers (a calibrated",
+                  "confidence matches its bin). Angry and injection cases are left out.", "",
+                  "| confidence | n | mean confidence | answerable |", "|---|---|---|---|"]
+        lines += [f"| {b['bin']} | {b['n']} | {_fmt(b['confidence'])} | {_fmt(b['answerable'])} |" for b in rel] + [""]
     failed = [r for r in result.get("cases", []) if r.get("failures")]
     if failed:
         lines += [f"## Failed cases ({len(failed)})", ""]
