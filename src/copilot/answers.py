@@ -72,7 +72,7 @@ def _cells(line: str) -> list[str]:
 
 def _row_text(cells: list[str], header: list[str] | None, lang: str) -> str:
     """A table row as a sentence: 'コード: AM-101、内容: 決済エラー' / 'Code: RT-401; Meaning: …'."""
-    cells = [c for c in cells]
+    cells = [c.rstrip("。．.") if i < len(cells) - 1 else c for i, c in enumerate(cells)]  # "…できません。、対処" reads badly
     if header and len(header) == len(cells) and any(header):
         pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells) if c]
     else:

