@@ -163,3 +163,13 @@ def test_brand_setting_parsing():
     assert Settings(brand="Acme").brand_for("ja") == "Acme"
     s = Settings(brand="ja=アクメ; en=Acme")
     assert (s.brand_for("ja"), s.brand_for("en")) == ("アクメ", "Acme")
+
+
+def test_the_second_question_is_answered_in_the_light_of_the_whole_ticket(sample_copilot):
+    # a customer who changed their mind asks who pays the return shipping: the initial-defect
+    # entry ("当社が負担") answers the bare question best, the ticket says it is not their case
+    d = sample_copilot.draft("先週の木曜日に届いたドア・窓センサー、思っていたより大きくて使わないかもしれません。まだ開封していません。\n"
+                             "届いてから何日以内なら返品できますか？ 返送の送料はどちらの負担になりますか。", persist=False)
+    assert not d.escalate, d.escalation_reason
+    assert "14日以内" in d.reply and "お客様のご負担" in d.reply
+    assert "当社が負担" not in d.reply, d.reply

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .analysis import detect_language, lexical_tokens, split_sentences
-from .answers import Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
+from .answers import Scores, Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
 from .domain import Citation, Hit
 from .prompts import Prompt
 from .safety import looks_like_injection
@@ -28,6 +28,9 @@ UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question
 UNIT_MARGIN = 0.8  # ... each within this of the best one
 RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a question (1st: 1.2, 2nd: 0.6, ...)
 LANG_WEIGHT = 0.5  # a passage in the customer's language
+SAME_POINT_MARGIN: float | None = 0.25  # units of two passages this close on one question make the same point
+CONTEXT_WEIGHT = 0.5  # weight of the whole ticket's score when a ticket's questions are answered one by one
+ANSWERED_MARGIN = 0.5  # a later question that the quoted units answer within this of its best unit adds nothing
 SECOND_SAME_LANG = False  # ... in the customer's language when the first one is
 CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences make the same point
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
@@ -247,7 +250,12 @@ class ExtractiveDrafter:
             return [], []
         asking = ticket_questions(ticket)
         questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
-        sc = score_units(self.embedders, self.vectors, questions, units)
+        sc = score_units(self.embedders, self.vectors, questions + ([ticket] if len(questions) > 1 else []), units)
+        if len(questions) > 1:
+            # each question is read in the light of the whole ticket: "who pays the return
+            # shipping?" from a customer who changed their mind is not the defective-item case
+            whole = sc.combined[-1]
+            sc = Scores(sc.combined[:-1] + CONTEXT_WEIGHT * whole, sc.dense[:-1])
         by_hit: dict[int, list[int]] = {}
         for i, u in enumerate(units):
             by_hit.setdefault(u.hit, []).append(i)
@@ -269,6 +277,8 @@ class ExtractiveDrafter:
             if sc.dense[qi, best] < ANSWER_MIN:
                 unanswered.append(q)
                 continue
+            if chosen and max(sc.combined[qi, i] for i in chosen) >= sc.combined[qi, best] - ANSWERED_MARGIN:
+                continue  # what is already quoted answers this question too: another passage would only compete with it
             if hits[top].chunk.doc_type == "faq" and len(own) <= FAQ_WHOLE:
                 picked = list(own)  # a short FAQ answer reads best whole
             else:
@@ -288,7 +298,7 @@ class ExtractiveDrafter:
                     more = [i for i in sorted(other, key=lambda i: -sc.combined[qi, i])[:UNITS_PER_ANSWER]
                             if sc.combined[qi, i] >= sc.combined[qi, b2] - UNIT_MARGIN]
                 chosen += [i for i in self._readable(more, other, units) if i not in chosen]
-        chosen = _without_conflicts(chosen, units)[:MAX_UNITS]
+        chosen = _one_answer_per_question(_without_conflicts(chosen, units), sc.combined, units)[:MAX_UNITS]
         return [units[i] for i in chosen], unanswered
 
     def support(self, ticket: str, hits: list[Hit]) -> float:
@@ -379,6 +389,23 @@ class ExtractiveDrafter:
 
 
 _LIST_LINE = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳・]|「|『)")
+
+
+def _one_answer_per_question(chosen: list[int], combined, units: list[Unit]) -> list[int]:
+    """Two passages whose sentences answer the same question about equally well either repeat
+    or contradict each other (返送料はお客様のご負担 / 返送料は当社が負担): the passage quoted
+    first for that question answers it, the other's competing sentences go. A sentence that is
+    the best answer to some question always stays."""
+    if SAME_POINT_MARGIN is None or not chosen:
+        return chosen
+    protected = {max(chosen, key=lambda i: combined[qi, i]) for qi in range(combined.shape[0])}
+    drop: set[int] = set()
+    for qi in range(combined.shape[0]):
+        top = max(combined[qi, i] for i in chosen)
+        near = [i for i in chosen if combined[qi, i] >= top - SAME_POINT_MARGIN]
+        owner = units[near[0]].hit
+        drop |= {i for i in near if units[i].hit != owner and i not in protected}
+    return [i for i in chosen if i not in drop]
 
 
 def _without_conflicts(chosen: list[int], units: list[Unit]) -> list[int]:
