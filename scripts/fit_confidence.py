@@ -48,6 +48,7 @@ def _rows(copilot, tickets: list[tuple[str, int]]) -> list[tuple[list[float], in
 def collect(tmp: Path) -> dict[str, list[tuple[list[float], int]]]:
     from copilot.config import Settings
     from copilot.evals.dataset import load_cases, load_suite
+    from copilot.evals.suites import suite_copilot
     from copilot.evals.retrieval import load_questions
     from copilot.service import Copilot
 
@@ -65,7 +66,7 @@ def collect(tmp: Path) -> dict[str, list[tuple[list[float], int]]]:
         if suite.knowledge is None or not suite.knowledge.is_dir():
             print(f"{suite.name}: skipped (no knowledge folder here)", file=sys.stderr)
             continue
-        with base._suite_copilot(suite) as c:
+        with suite_copilot(base, suite) as c:
             sets[suite.name] = _rows(c, [(x.ticket, int(not x.must_escalate)) for x in suite.cases
                                          if x.kind not in ("angry", "injection")])
         print(f"{suite.name}: {len(sets[suite.name])} tickets", file=sys.stderr)

@@ -385,7 +385,9 @@ class Copilot:
         else:
             suite = load_suite(dataset)
             if suite.knowledge is not None:
-                with self._suite_copilot(suite) as c:
+                from .evals.suites import suite_copilot
+
+                with suite_copilot(self, suite) as c:
                     result = run_cases(c, suite.cases, progress=progress)
             else:
                 result = run_cases(self, suite.cases, progress=progress)
@@ -407,83 +409,17 @@ class Copilot:
 
     def run_eval_all(self, evals_dir: Path = Path("evals"), out: Path | None = None, *, update_baseline: bool = False,
                      progress=None) -> dict:
-        """The sample set (evals/cases.yaml, on this copilot's knowledge) and every cold suite
-        (evals/cold/*/cases.yaml, each on its own knowledge), gated separately; the cold suites
-        are also pooled and gated by evals/cold/thresholds.yaml. The sample's metrics stay at the
-        top level, so scripts that read `metrics` keep working."""
-        import time
+        """The sample set and every cold suite, each gated; the cold suites also pooled
+        (evals/suites.py)."""
+        from .evals.suites import run_all
 
-        from .evals import gate, report
-        from .evals.metrics import aggregate, grouped
-
-        evals_dir = Path(evals_dir)
-        out = Path(out) if out else self.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
-        suites: dict[str, dict] = {}
-        sample = self.run_eval(evals_dir / "cases.yaml", out / "sample", update_baseline=update_baseline, progress=progress)
-        suites["sample"] = sample
-        cold_rows: list[dict] = []
-        skipped: dict[str, str] = {}
-        cold_dir = evals_dir / "cold"
-        for path in sorted(cold_dir.glob("*/cases.yaml")):
-            from .evals.dataset import load_suite
-
-            suite = load_suite(path)
-            if suite.knowledge is None or not suite.knowledge.is_dir():
-                skipped[suite.name] = f"knowledge folder {suite.knowledge} is not here"
-                log.warning("eval suite %s skipped: its knowledge folder is not here", suite.name)
-                continue
-            # a suite's own thresholds and baseline (if any) stay as they are: the pooled cold gate is the one recorded
-            res = self.run_eval(path, out / suite.name, progress=progress)
-            suites[suite.name] = res
-            if not suite.knowledge.is_relative_to(cold_dir.resolve()):
-                continue  # suites whose knowledge lies outside the repo are reported, not pooled
-            cold_rows += [{**r, "suite": suite.name} for r in res["cases"]]
-        result: dict = {"metrics": sample["metrics"], "suites": {}, "skipped": skipped}
-        failures = [f"sample: {f}" for f in sample["gate_failures"]]
-        for name, res in suites.items():
-            result["suites"][name] = {"metrics": res["metrics"], "passed": res["passed"], "gate_failures": res["gate_failures"],
-                                      "report": res["report"], "cases": len(res["cases"])}
-            if name != "sample":
-                failures += [f"{name}: {f}" for f in res["gate_failures"]]
-        if cold_rows:
-            pooled = {"overall": aggregate(cold_rows), **grouped(cold_rows)}
-            cold_failures = gate.check(pooled, gate.load_thresholds(cold_dir / "thresholds.yaml"),
-                                       gate.load_baseline(cold_dir / "baseline.json"))
-            cold = {"metrics": pooled, "cases": cold_rows, "gate_failures": cold_failures, "passed": not cold_failures,
-                    "suite": "cold (pooled)", "dataset": str(cold_dir), "judge": sample.get("judge"),
-                    "drafter": sample.get("drafter"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            cold["report"] = str(report.write_reports(cold, out / "cold"))
-            if update_baseline:
-                gate.write_baseline(cold_dir / "baseline.json", cold)
-            result["cold"] = {"metrics": pooled, "gate_failures": cold_failures, "passed": not cold_failures,
-                              "report": cold["report"], "cases": len(cold_rows)}
-            failures += [f"cold: {f}" for f in cold_failures]
-        result.update({"gate_failures": failures, "passed": not failures})
-        result["report"] = str(report.write_summary(result, out))
-        return result
+        return run_all(self, Path(evals_dir), out, update_baseline=update_baseline, progress=progress)
 
     def _scratch_copilot(self, data_dir: Path, knowledge_dir: Path, **settings) -> "Copilot":
+        """A copilot over other knowledge in its own data dir, sharing this one's embedders."""
         s = self.settings.model_copy(update={"data_dir": data_dir, "knowledge_dir": knowledge_dir,
                                              "database_url": None, **settings})
         return Copilot(s, embedders=self.embedders)
-
-    @contextlib.contextmanager
-    def _suite_copilot(self, suite):
-        """A copilot over a suite's own knowledge, indexed fresh in a temporary data dir."""
-        import shutil
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix=f"copilot-suite-{suite.name}-") as tmp:
-            knowledge = suite.knowledge
-            if suite.layout == "manuals":  # a flat folder of articles
-                knowledge = Path(tmp) / "knowledge"
-                (knowledge / "manuals").mkdir(parents=True)
-                for f in sorted(suite.knowledge.iterdir()):
-                    if f.is_file() and not f.name.startswith("."):
-                        shutil.copy(f, knowledge / "manuals" / f.name)
-            c = self._scratch_copilot(Path(tmp) / "data", knowledge, **suite.settings)
-            c.index()
-            yield c
 
     # --- knowledge files (shared by the REST API and the panel) -----------------------------
     def _knowledge_path(self, rel: str) -> Path:

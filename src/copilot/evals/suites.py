@@ -1,0 +1,86 @@
+"""The full eval: the sample set and the cold suites, each on its own knowledge.
+
+- the sample set (`evals/cases.yaml`) runs on the copilot's own knowledge;
+- every cold suite (`evals/cold/*/cases.yaml`, a case file that names its `knowledge:` folder)
+  is indexed fresh in a temporary data dir with the same embedders and scored there;
+- each suite is gated by the thresholds and baseline beside its cases; the cold suites whose
+  knowledge lies in the repository are also pooled and gated by `evals/cold/thresholds.yaml`.
+
+The sample's metrics stay at the top level of the result, so scripts that read `metrics` keep
+working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from . import gate, report
+from .dataset import Suite, load_suite
+from .metrics import aggregate, grouped
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def suite_copilot(copilot, suite: Suite):
+    """A copilot over a suite's own knowledge, indexed fresh in a temporary data dir."""
+    with tempfile.TemporaryDirectory(prefix=f"copilot-suite-{suite.name}-") as tmp:
+        knowledge = suite.knowledge
+        if suite.layout == "manuals":  # a flat folder of articles
+            knowledge = Path(tmp) / "knowledge"
+            (knowledge / "manuals").mkdir(parents=True)
+            for f in sorted(suite.knowledge.iterdir()):
+                if f.is_file() and not f.name.startswith("."):
+                    shutil.copy(f, knowledge / "manuals" / f.name)
+        c = copilot._scratch_copilot(Path(tmp) / "data", knowledge, **suite.settings)
+        c.index()
+        yield c
+
+
+def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baseline: bool = False, progress=None) -> dict:
+    out = Path(out) if out else copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
+    suites: dict[str, dict] = {}
+    sample = copilot.run_eval(evals_dir / "cases.yaml", out / "sample", update_baseline=update_baseline, progress=progress)
+    suites["sample"] = sample
+    cold_rows: list[dict] = []
+    skipped: dict[str, str] = {}
+    cold_dir = evals_dir / "cold"
+    for path in sorted(cold_dir.glob("*/cases.yaml")):
+        suite = load_suite(path)
+        if suite.knowledge is None or not suite.knowledge.is_dir():
+            skipped[suite.name] = f"knowledge folder {suite.knowledge} is not here"
+            log.warning("eval suite %s skipped: its knowledge folder is not here", suite.name)
+            continue
+        # a suite's own thresholds and baseline (if any) stay as they are: the pooled cold gate is the one recorded
+        res = copilot.run_eval(path, out / suite.name, progress=progress)
+        suites[suite.name] = res
+        if suite.knowledge.is_relative_to(cold_dir.resolve()):  # outside the repo: reported, not pooled
+            cold_rows += [{**r, "suite": suite.name} for r in res["cases"]]
+    result: dict = {"metrics": sample["metrics"], "suites": {}, "skipped": skipped}
+    failures = [f"sample: {f}" for f in sample["gate_failures"]]
+    for name, res in suites.items():
+        result["suites"][name] = {"metrics": res["metrics"], "passed": res["passed"], "gate_failures": res["gate_failures"],
+                                  "report": res["report"], "cases": len(res["cases"])}
+        if name != "sample":
+            failures += [f"{name}: {f}" for f in res["gate_failures"]]
+    if cold_rows:
+        pooled = {"overall": aggregate(cold_rows), **grouped(cold_rows)}
+        cold_failures = gate.check(pooled, gate.load_thresholds(cold_dir / "thresholds.yaml"),
+                                   gate.load_baseline(cold_dir / "baseline.json"))
+        cold = {"metrics": pooled, "cases": cold_rows, "gate_failures": cold_failures, "passed": not cold_failures,
+                "suite": "cold (pooled)", "dataset": str(cold_dir), "judge": sample.get("judge"),
+                "drafter": sample.get("drafter"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        cold["report"] = str(report.write_reports(cold, out / "cold"))
+        if update_baseline:
+            gate.write_baseline(cold_dir / "baseline.json", cold)
+        result["cold"] = {"metrics": pooled, "gate_failures": cold_failures, "passed": not cold_failures,
+                          "report": cold["report"], "cases": len(cold_rows)}
+        failures += [f"cold: {f}" for f in cold_failures]
+    result.update({"gate_failures": failures, "passed": not failures})
+    result["report"] = str(report.write_summary(result, out))
+    return result
