@@ -155,6 +155,21 @@ class VectorCache:
         with self._lock:
             return np.vstack([self._data[(name, t)] for t in texts])
 
+    def embed_queries(self, embedder, texts: list[str]) -> np.ndarray:
+        """Query vectors, cached the same way: a draft scores its questions twice (confidence
+        and selection), and agents redraft the same ticket."""
+        name = ("query", getattr(embedder, "name", str(id(embedder))))
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._data]
+        vecs = {t: np.asarray(embedder.embed_query(t), dtype=np.float32) for t in missing}
+        with self._lock:
+            for t, v in vecs.items():
+                self._data[(name, t)] = v
+            out = [self._data.get((name, t)) for t in texts]
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return np.vstack([v if v is not None else vecs[t] for v, t in zip(out, texts)])
+
 
 @dataclass
 class Scores:
@@ -168,7 +183,7 @@ def score_units(embedders: list, cache: VectorCache, questions: list[str], units
     texts = [u.text for u in units]
     zs, raw = [], []
     for e in embedders:
-        q = np.vstack([np.asarray(e.embed_query(x), dtype=np.float32) for x in questions])
+        q = cache.embed_queries(e, questions)
         sim = q @ cache.embed(e, texts).T
         raw.append(sim)
         sd = sim.std(axis=1, keepdims=True)
