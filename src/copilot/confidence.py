@@ -65,6 +65,6 @@ def score(evidence: Evidence, embedders: tuple[str, ...], model=None) -> tuple[f
 
 # Below this share of known content words (same language, enough words) the ticket is about
 # something the knowledge base never mentions, whatever the similarities say.
-COVERAGE_MIN = 0.35
+COVERAGE_MIN = 0.40
 COVERAGE_MIN_WORDS = 3  # fewer content words than this: coverage says nothing
 COVERAGE_LANG_SHARE = 0.2  # below this share of the knowledge in the ticket's language, the ticket is cross-lingual
