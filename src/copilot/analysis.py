@@ -163,6 +163,17 @@ def _ja_tokens(text: str) -> list[str]:
 
 def lexical_tokens(text: str) -> list[str]:
     """Tokens for BM25: English words and exact codes, plus Japanese content-word lemmas."""
+    return list(_lexical_tokens(text))
+
+
+@lru_cache(maxsize=65_536)
+def _lexical_tokens(text: str) -> tuple[str, ...]:
+    # cached: a draft tokenizes the same evidence sentences ticket after ticket (MeCab is about
+    # 70 µs a sentence here, and one lock serializes it across threads)
+    return tuple(_tokens(text))
+
+
+def _tokens(text: str) -> list[str]:
     text = normalize(text)
     toks: list[str] = []
     pos = 0

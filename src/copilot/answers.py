@@ -16,6 +16,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -82,6 +83,17 @@ def _row_text(cells: list[str], header: list[str] | None, lang: str) -> str:
 
 def passage_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[Unit]:
     """Split a passage into units. An FAQ entry's first line repeats its question: skipped."""
+    return [Unit(hit_index, *u) for u in _units(text, doc_type, lang)]
+
+
+@lru_cache(maxsize=8192)
+def _units(text: str, doc_type: str, lang: str) -> tuple[tuple, ...]:
+    # cached by passage: the same passages come back ticket after ticket
+    units = _split_units(-1, text, doc_type, lang)
+    return tuple((u.pos, u.text, u.kind, u.block) for u in units)
+
+
+def _split_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[Unit]:
     if doc_type == "faq" and "\n" in text:
         text = text.split("\n", 1)[1]
     units: list[Unit] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .adapters.bm25 import Bm25Index
-from .adapters.chroma import ChromaVectorIndex
+from .adapters.chroma import ChromaVectorIndex, ExactVectorIndex
 from .adapters.embedders import family_of
 from .analysis import detect_language, lexical_tokens, normalize
 from .domain import Chunk, Hit
@@ -32,6 +32,9 @@ from .knowledge.versions import Layout
 log = logging.getLogger(__name__)
 
 RRF_K = 20
+# up to this many chunks a version's vectors are held in memory and searched exactly (about
+# 70 MB for both default embedders at the limit); above it, Chroma's HNSW index answers
+EXACT_MAX = 20_000
 # Weight of each ranking by query language; embedders not listed weigh 1.0. Chosen on
 # evals/retrieval/questions.yaml and checked on the held-out set (docs/retrieval-quality.md):
 # lexical matching is weaker than the embedders' agreement on casual Japanese, and for English
@@ -157,6 +160,11 @@ class Snapshot:
         self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
         self.collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in manifest["embedders"].items()}
         self._slack = {name: max(0, col.count() - len(self.active)) for name, col in self.collections.items()}
+        # small indexes are searched in memory, exactly; Chroma's HNSW above EXACT_MAX chunks
+        self.exact: dict[str, ExactVectorIndex] = {}
+        if len(self.lexical.ids) <= EXACT_MAX:
+            self.exact = {name: ExactVectorIndex(self.lexical.ids, col.matrix(self.lexical.ids))
+                          for name, col in self.collections.items()}
 
     def check_canary(self) -> None:
         canary = self.manifest.get("canary") or {}
@@ -250,6 +258,7 @@ class Retriever:
         rankings: dict[str, list[tuple[str, float]]] = {}
         where = filters.chroma_where()
         post = bool(filters.sources or filters.tags)
+        fmask = snap.mask(filters)
         for name, col in snap.collections.items():
             emb = self.embedders.get(name)
             if emb is None:
@@ -257,12 +266,15 @@ class Retriever:
             lap("other")
             vec = emb.embed_query(query)
             lap(f"embed:{name}")
-            n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
-            ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
+            exact = snap.exact.get(name)
+            if exact is not None:
+                ranked = exact.query(vec, pool, mask=fmask)
+            else:
+                n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
+                ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
             key = f"dense:{family_of(emb)}"  # signals and weights follow the model, not the engine
             rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]
             lap(f"dense:{name}")
-        fmask = snap.mask(filters)
         rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)
         terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
         if terms:

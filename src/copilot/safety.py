@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .analysis import normalize
 
@@ -153,7 +154,10 @@ def is_angry(text: str) -> bool:
     return 2 * len(_ANGER_STRONG.findall(t)) + len(_ANGER_WEAK.findall(t)) >= 2
 
 
+@lru_cache(maxsize=65_536)
 def looks_like_injection(text: str) -> bool:
+    # cached: every draft screens the same evidence sentences again, and this pattern costs
+    # about 0.1 ms a sentence
     return bool(_INJECTION.search(normalize(text)))
 
 

@@ -104,9 +104,19 @@ class ChromaVectorIndex:
         dists = res["distances"][0] if res.get("distances") else [0.0] * len(ids)
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists)]
 
-    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        res = self._col.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"])}
+    def matrix(self, ids: Sequence[str]) -> np.ndarray:
+        """The vectors of `ids`, in that order, as one (n, dim) float32 matrix; a missing id is
+        an error (the version's manifest names it, so the store has lost it)."""
+        ids = list(ids)
+        rows: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), MAX_BATCH):
+            res = self._col.get(ids=ids[i : i + MAX_BATCH], include=["embeddings"])
+            rows.update(zip(res["ids"], np.asarray(res["embeddings"], dtype=np.float32)))
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise IndexUnavailable(f"collection {self.name} lacks {len(missing)} vectors of this version (e.g. {missing[0]}); "
+                                   "run `copilot index --full`")
+        return np.vstack([rows[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
 
     def count(self) -> int:
         return int(self._col.count())
@@ -123,6 +133,32 @@ class ChromaVectorIndex:
             self.client.delete_collection(self.name)
         except Exception as exc:  # already gone is fine
             log.debug("drop collection %s: %s", self.name, exc)
+
+
+class ExactVectorIndex:
+    """A version's vectors held in memory and searched exactly (one matrix product).
+
+    For the knowledge bases support teams have (thousands of chunks), a brute-force cosine
+    over a float32 matrix takes well under a millisecond, where a Chroma query costs about
+    10 ms of Python and SQLite per call here (docs/benchmarks.md), and it is exact where HNSW
+    is approximate. Chroma stays the store of record; larger indexes are searched there.
+    Rows follow `ids`; `mask` (same order) removes what a filter excludes.
+    """
+
+    def __init__(self, ids: Sequence[str], matrix: np.ndarray) -> None:
+        self.ids = list(ids)
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+
+    def query(self, vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        if not self.ids:
+            return []
+        scores = self.matrix @ np.asarray(vector, dtype=np.float32)
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+        n = max(1, min(n, len(self.ids)))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > -np.inf]
 
 
 def drop_collections_except(client, keep: set[str], prefix: str = "chunks-") -> list[str]:
