@@ -182,7 +182,7 @@ def render(r: dict, quick: bool = False) -> str:
         "## 5. REST API under load",
         "",
         "`python -m benchmarks.bench_api --soak 300 --profile 10`: a real `copilot serve` (uvicorn) on loopback over",
-        "the sample index; closed-loop httpx clients in a second process, cycling through the 176 eval tickets.",
+        "the sample index; closed-loop httpx clients in a second process, cycling through the 176 eval tickets, each request's text made new by its request number (so the drafter's query-vector cache never answers; the evidence sentences' vectors are cached as they are in use).",
         "`GET /healthz` is the same-run baseline: the framework and loopback cost alone.",
         "",
         _row("route", "concurrency", "req/s", "p50 ms", "p95 ms", "errors"), _row(*["---"] * 6),

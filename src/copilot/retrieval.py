@@ -225,8 +225,10 @@ class Retriever:
             return self._snap
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, pool: int | None = None,
-               timings: dict[str, float] | None = None) -> list[Hit]:
-        """Hybrid search. `timings`, when given, receives seconds per stage (benchmarks)."""
+               timings: dict[str, float] | None = None, query_vectors=None) -> list[Hit]:
+        """Hybrid search. `timings`, when given, receives seconds per stage (benchmarks).
+        `query_vectors` (an answers.VectorCache) embeds the query through that cache: a draft
+        scores the same ticket text against its evidence sentences afterwards."""
         import time
 
         t = timings if timings is not None else {}
@@ -238,9 +240,9 @@ class Retriever:
             t[stage] = t.get(stage, 0.0) + now - mark
             mark = now
 
-        return self._search(query, k, filters, pool, lap)
+        return self._search(query, k, filters, pool, lap, query_vectors)
 
-    def _search(self, query: str, k: int, filters: Filters | None, pool: int | None, lap) -> list[Hit]:
+    def _search(self, query: str, k: int, filters: Filters | None, pool: int | None, lap, query_vectors=None) -> list[Hit]:
         filters = filters or Filters()
         filters.validate()
         query = normalize(query or "").strip()
@@ -264,7 +266,7 @@ class Retriever:
             if emb is None:
                 continue
             lap("other")
-            vec = emb.embed_query(query)
+            vec = query_vectors.embed_queries(emb, [query])[0] if query_vectors is not None else emb.embed_query(query)
             lap(f"embed:{name}")
             exact = snap.exact.get(name)
             if exact is not None:

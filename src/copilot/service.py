@@ -194,7 +194,13 @@ class Copilot:
 
         asked = answerable_text(text) or text
         lang = detect_language(asked)
-        hits = self.search(asked[:2000], self.settings.draft_k if k is None else k, doc_types=["faq", "manual"])
+        evidence_only = Filters(doc_types=["faq", "manual"])
+        cache = self.extractive.vectors  # the ticket's vectors serve the search and the drafter's scoring
+
+        def search(q: str, n: int) -> list[Hit]:
+            return self.retriever.search(q, n, evidence_only, query_vectors=cache)
+
+        hits = search(asked[:2000], self.settings.draft_k if k is None else k)
         # the drafter reads the best few passages; a ticket with several questions also gets
         # the best passages for each question
         evidence = list(hits[:EVIDENCE_PASSAGES])
@@ -202,7 +208,7 @@ class Copilot:
         if 1 < len(questions) <= 6:
             seen = {h.chunk.chunk_id for h in evidence}
             for q in questions:
-                for h in self.search(q[:500], 2, doc_types=["faq", "manual"]):
+                for h in search(q[:500], 2):
                     if h.chunk.chunk_id not in seen:
                         seen.add(h.chunk.chunk_id)
                         evidence.append(h)
