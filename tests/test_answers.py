@@ -173,3 +173,45 @@ def test_the_second_question_is_answered_in_the_light_of_the_whole_ticket(sample
     assert not d.escalate, d.escalation_reason
     assert "14日以内" in d.reply and "お客様のご負担" in d.reply
     assert "当社が負担" not in d.reply, d.reply
+
+
+def test_vector_cache_under_concurrent_evictions():
+    """Many threads, a cache smaller than what they ask for: every call gets its own texts'
+    vectors (the soak's KeyError: a vector evicted by another thread between insert and read)."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from copilot.answers import VectorCache
+
+    class Slow:
+        name = "slow"
+
+        def embed_documents(self, texts):
+            time.sleep(0.001)
+            return np.asarray([[float(len(t)), float(sum(map(ord, t)) % 97)] for t in texts], dtype=np.float32)
+
+        def embed_query(self, text):
+            return self.embed_documents([text])[0]
+
+    cache, emb, errors = VectorCache(size=4), Slow(), []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(60):
+                texts = [f"t{k}-{i}-{j}" for j in range(3)] + ["shared"]
+                got = cache.embed(emb, texts)
+                assert np.array_equal(got, emb.embed_documents(texts))
+                q = cache.embed_queries(emb, texts[:2])
+                assert np.array_equal(q, emb.embed_documents(texts[:2]))
+        except Exception as exc:  # collected: an assertion in a thread would not fail the test
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(cache._data) <= 4

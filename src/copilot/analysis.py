@@ -166,7 +166,7 @@ def lexical_tokens(text: str) -> list[str]:
     return list(_lexical_tokens(text))
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _lexical_tokens(text: str) -> tuple[str, ...]:
     # cached: a draft tokenizes the same evidence sentences ticket after ticket (MeCab is about
     # 70 µs a sentence here, and one lock serializes it across threads)

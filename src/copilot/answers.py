@@ -155,32 +155,33 @@ class VectorCache:
 
     def embed(self, embedder, texts: list[str]) -> np.ndarray:
         name = getattr(embedder, "name", str(id(embedder)))
+        return self._get(name, texts, lambda missing: embedder.embed_documents(missing))
+
+    def _get(self, name, texts: list[str], compute) -> np.ndarray:
+        """The vectors of `texts`, computing the ones not cached. What this call computed is
+        used from its own hands, not read back from the cache: under concurrent drafts another
+        thread's inserts may already have evicted it (a KeyError under load, found by the soak)."""
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._data]
+            have = {t: self._data.get((name, t)) for t in dict.fromkeys(texts)}
+            for t, v in have.items():
+                if v is not None:
+                    self._data.move_to_end((name, t))  # least recently used goes first
+        missing = [t for t, v in have.items() if v is None]
         if missing:
-            vecs = np.asarray(embedder.embed_documents(missing), dtype=np.float32)
+            vecs = np.asarray(compute(missing), dtype=np.float32)
             with self._lock:
                 for t, v in zip(missing, vecs):
                     self._data[(name, t)] = v
+                    have[t] = v
                 while len(self._data) > self._size:
                     self._data.popitem(last=False)
-        with self._lock:
-            return np.vstack([self._data[(name, t)] for t in texts])
+        return np.vstack([have[t] for t in texts])
 
     def embed_queries(self, embedder, texts: list[str]) -> np.ndarray:
-        """Query vectors, cached the same way: a draft scores its questions twice (confidence
-        and selection), and agents redraft the same ticket."""
+        """Query vectors, cached the same way: a draft embeds its ticket for the search and
+        scores it against the evidence afterwards, and agents redraft the same ticket."""
         name = ("query", getattr(embedder, "name", str(id(embedder))))
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if (name, t) not in self._data]
-        vecs = {t: np.asarray(embedder.embed_query(t), dtype=np.float32) for t in missing}
-        with self._lock:
-            for t, v in vecs.items():
-                self._data[(name, t)] = v
-            out = [self._data.get((name, t)) for t in texts]
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-        return np.vstack([v if v is not None else vecs[t] for v, t in zip(out, texts)])
+        return self._get(name, texts, lambda missing: [embedder.embed_query(t) for t in missing])
 
 
 @dataclass

@@ -154,7 +154,7 @@ def is_angry(text: str) -> bool:
     return 2 * len(_ANGER_STRONG.findall(t)) + len(_ANGER_WEAK.findall(t)) >= 2
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def looks_like_injection(text: str) -> bool:
     # cached: every draft screens the same evidence sentences again, and this pattern costs
     # about 0.1 ms a sentence
