@@ -66,14 +66,15 @@ async def load(url: str, method: str, body: dict | None, headers: dict, concurre
             "p95_ms": round(lat[int(len(lat) * 0.95)] * 1000, 1), "errors": errors}
 
 
-def start_server(env: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
-    """`copilot serve --no-ui` on a free loopback port, waited for until /readyz answers."""
+def start_server(env: dict, stderr=subprocess.DEVNULL, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """`copilot serve --no-ui` on a free loopback port, waited for until /readyz answers.
+    `extra`: more arguments, e.g. ("--workers", "2")."""
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "copilot", "serve", "--port", str(port), "--no-ui", *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):

@@ -74,8 +74,10 @@ def test_damaged_vector_store_is_reported_at_start_up_and_rebuilt_by_a_full_inde
     bad = _check(env)
     assert bad.returncode != 0
     assert "cannot be opened" in bad.stderr and "copilot index --full" in bad.stderr
+    # searches still answer from the vectors published with the version (they never read the
+    # store); the readiness check above is what reports the damage
     search = run("search", "送料はいくらですか")
-    assert search.returncode == 3 and "copilot index --full" in search.stderr.strip().splitlines()[-1]
+    assert search.returncode == 0 and "660円" in json.loads(search.stdout)["results"][0]["text"]
 
     rep = run("index", "--full")
     assert rep.returncode == 0, rep.stderr

@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-ui", action="store_true", help="serve the REST API only")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port (default 1); each follows the published index version")
     return parser
 
 
@@ -335,13 +337,23 @@ def _cmd_serve(args, copilot) -> int:
         copilot.store.add_api_key(key_id, key_hash, "admin", "generated at first start", actor="serve")
         sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
                          f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
+    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"
+                     + ("" if args.no_ui else f", agent panel http://{args.host}:{args.port}/ui")
+                     + (f", {args.workers} worker processes" if args.workers > 1 else "") + "\n")
+    if args.workers > 1:
+        # each worker builds its own Copilot from the environment (uvicorn imports the factory
+        # in every child): pass on what the command line set
+        os.environ["COPILOT_DATA_DIR"] = str(copilot.settings.data_dir)
+        os.environ["COPILOT_KNOWLEDGE_DIR"] = str(copilot.settings.knowledge_dir)
+        os.environ["COPILOT_SERVE_UI"] = "0" if args.no_ui else "1"
+        uvicorn.run("copilot.api.app:worker_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level="warning", access_log=False)
+        return EXIT_OK
     app = create_app(copilot)
     if not args.no_ui:
         from .ui import mount
 
         app = mount(app, copilot)
-    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"
-                     + ("" if args.no_ui else f", agent panel http://{args.host}:{args.port}/ui") + "\n")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,14 +28,11 @@ from .errors import IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.glossary import Glossary
 from .knowledge.indexer import STATED_DIR, canary_check
-from .knowledge.versions import Layout
+from .knowledge.versions import EXACT_MAX, Layout
 
 log = logging.getLogger(__name__)
 
 RRF_K = 20
-# up to this many chunks a version's vectors are held in memory and searched exactly (about
-# 70 MB for both default embedders at the limit); above it, Chroma's HNSW index answers
-EXACT_MAX = 20_000
 # Weight of each ranking by query language; embedders not listed weigh 1.0. Chosen on
 # evals/retrieval/questions.yaml and checked on the held-out set (docs/retrieval-quality.md):
 # lexical matching is weaker than the embedders' agreement on casual Japanese, and for English
@@ -158,19 +156,57 @@ class Snapshot:
         # what the knowledge states, without phrasings (the same index when there are none)
         sdir = layout.version_dir(version) / STATED_DIR
         self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
-        self.collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in manifest["embedders"].items()}
-        self._slack = {name: max(0, col.count() - len(self.active)) for name, col in self.collections.items()}
-        # small indexes are searched in memory, exactly; Chroma's HNSW above EXACT_MAX chunks
+        self._client = client  # a callable: the vector store is opened only if this version needs it
+        self._collections: dict[str, ChromaVectorIndex] | None = None
+        self._slack_counts: dict[str, int] | None = None
+        # a version of up to EXACT_MAX chunks is searched in memory, exactly: from the vector
+        # files published with it (shared read-only mappings across worker processes), or,
+        # for a version written before those files existed, from the store; above the limit
+        # Chroma's HNSW index answers
         self.exact: dict[str, ExactVectorIndex] = {}
-        if len(self.lexical.ids) <= EXACT_MAX:
+        files = manifest.get("vectors") or {}
+        vdir = layout.version_dir(version)
+        if files and all((vdir / f).exists() for f in files.values()):
+            for name, rel in files.items():
+                matrix = np.load(vdir / rel, mmap_mode="r")
+                if matrix.shape[0] != len(self.lexical.ids):
+                    raise IndexUnavailable(f"index version {version}: {rel} holds {matrix.shape[0]} vectors for "
+                                           f"{len(self.lexical.ids)} chunks; run `copilot index --full`")
+                self.exact[name] = ExactVectorIndex(self.lexical.ids, matrix)
+        elif len(self.lexical.ids) <= EXACT_MAX:
             self.exact = {name: ExactVectorIndex(self.lexical.ids, col.matrix(self.lexical.ids))
                           for name, col in self.collections.items()}
 
+    @property
+    def embedder_names(self) -> list[str]:
+        return list(self.manifest["embedders"])
+
+    @property
+    def collections(self) -> dict[str, ChromaVectorIndex]:
+        """The version's vector-store collections, opened on first use."""
+        if self._collections is None:
+            client = self._client() if callable(self._client) else self._client
+            self._collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in self.manifest["embedders"].items()}
+        return self._collections
+
+    @property
+    def _slack(self) -> dict[str, int]:
+        if self._slack_counts is None:
+            self._slack_counts = {name: max(0, col.count() - len(self.active)) for name, col in self.collections.items()}
+        return self._slack_counts
+
     def check_canary(self) -> None:
+        """The canary chunk's vector must find the canary first in what this version is
+        searched with: the in-memory matrix, or the store's index above the size limit."""
         canary = self.manifest.get("canary") or {}
         primary = self.manifest.get("primary")
-        if canary.get("vector") and primary in self.collections:
-            canary_check(self.collections[primary], canary["chunk_id"], np.asarray(canary["vector"], dtype=np.float32), self.active)
+        if not canary.get("vector"):
+            return
+        vec = np.asarray(canary["vector"], dtype=np.float32)
+        if primary in self.exact:
+            canary_check(self.exact[primary], canary["chunk_id"], vec, self.active)
+        elif primary in self.manifest["embedders"]:
+            canary_check(self.collections[primary], canary["chunk_id"], vec, self.active)
 
     def coverage(self, text: str) -> tuple[float, int]:
         """Share of the text's content words that occur anywhere in this index, and how many
@@ -196,13 +232,25 @@ class Snapshot:
 
 
 class Retriever:
+    """Answers searches from the published index version, and follows it: every search checks
+    CURRENT (one small file read) and a new version is loaded by the first search that sees it,
+    or by `follow()` from a serving process's background thread, while the previous one keeps
+    answering. A version that cannot be loaded leaves the previous one serving; `load_error`
+    says why, and /readyz reports it. A serving process (`leases=True`) records the version it
+    uses, so that another process's re-index never collects it (knowledge/versions.py Leases)."""
+
+    RETRY_S = 2.0  # a version that failed to load is tried again after this long
+
     def __init__(self, layout: Layout, catalog: Catalog, client, embedders: dict) -> None:
         self.layout = layout
         self.catalog = catalog
-        self.client = client
+        self.client = client  # the vector store client, or a callable that opens it
         self.embedders = embedders  # name -> embedder
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
+        self.leases = False
+        self._beat = 0.0
+        self.load_error: tuple[str, str, float] | None = None  # (version, message, last attempt)
 
     @property
     def serving(self) -> bool:
@@ -215,14 +263,53 @@ class Retriever:
             raise IndexUnavailable("no index yet: run `copilot index`")
         snap = self._snap
         if snap is not None and snap.version == version:
+            self._heartbeat(version)
             return snap
         with self._lock:
-            if self._snap is None or self._snap.version != version:
-                new = Snapshot(self.layout, self.catalog, self.client, version)
-                if self._snap is not None:
-                    log.info("serving index version %s (was %s)", version, self._snap.version)
-                self._snap = new
-            return self._snap
+            snap = self._snap
+            if snap is not None and snap.version == version:
+                return snap
+            failed = self.load_error
+            if snap is not None and failed and failed[0] == version and time.time() - failed[2] < self.RETRY_S:
+                return snap  # keep serving the previous version; not retried on every request
+            try:
+                try:
+                    new = Snapshot(self.layout, self.catalog, self.client, version)
+                except (OSError, ValueError, KeyError) as exc:  # a missing or damaged file of the version
+                    raise IndexUnavailable(f"index version {version} cannot be loaded ({type(exc).__name__}: {exc}); "
+                                           "run `copilot index --full`") from exc
+            except IndexUnavailable as exc:
+                if snap is None or self.layout.current_version() != version:
+                    raise  # nothing to fall back on, or already superseded: the caller sees why
+                self.load_error = (version, str(exc), time.time())
+                log.error("%s; still serving %s", exc, snap.version)
+                return snap
+            if snap is not None:
+                log.info("serving index version %s (was %s)", version, snap.version)
+            self._snap, self.load_error = new, None
+            self._heartbeat(version, force=True)
+            return new
+
+    def _heartbeat(self, version: str, force: bool = False) -> None:
+        if self.leases and (force or time.monotonic() - self._beat > self.layout.leases.HEARTBEAT_S):
+            self._beat = time.monotonic()
+            try:
+                self.layout.leases.hold(version)
+            except OSError as exc:  # a full or read-only disk must not fail searches
+                log.warning("cannot record the lease on index version %s: %s", version, exc)
+
+    def follow(self) -> None:
+        """Load the published version if it changed and refresh this process's lease: run every
+        second or two by a serving process, so a new version is picked up without traffic."""
+        try:
+            snap = self.snapshot()
+            self._heartbeat(snap.version)
+        except IndexUnavailable:
+            pass  # no index yet, or none loadable: /readyz says so
+
+    def release(self) -> None:
+        if self.leases:
+            self.layout.leases.release()
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None, pool: int | None = None,
                timings: dict[str, float] | None = None, query_vectors=None) -> list[Hit]:
@@ -261,7 +348,7 @@ class Retriever:
         where = filters.chroma_where()
         post = bool(filters.sources or filters.tags)
         fmask = snap.mask(filters)
-        for name, col in snap.collections.items():
+        for name in snap.embedder_names:
             emb = self.embedders.get(name)
             if emb is None:
                 continue
@@ -273,7 +360,7 @@ class Retriever:
                 ranked = exact.query(vec, pool, mask=fmask)
             else:
                 n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
-                ranked = [(cid, sc) for cid, sc in col.query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
+                ranked = [(cid, sc) for cid, sc in snap.collections[name].query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
             key = f"dense:{family_of(emb)}"  # signals and weights follow the model, not the engine
             rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]
             lap(f"dense:{name}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from .adapters.embedders import family_of
 from .config import Settings
 from .domain import Draft, Hit, IndexReport
-from .errors import ConfigError, CopilotError, InputError
+from .errors import ConfigError, CopilotError, IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
@@ -46,7 +46,24 @@ class Copilot:
     def chroma(self):
         from .adapters.chroma import make_client
 
+        self._store_seen = self.layout.current_version()
         return make_client(self.layout.chroma, self.settings.chroma_url)
+
+    def _refresh_store(self) -> None:
+        """Before a serving process re-indexes: if another process (`copilot index`) published
+        since this one opened the embedded store, reopen it. Chroma's embedded client keeps its
+        own view of the files, and writing through a stale view is how "Error finding id" began
+        (issue 16). A Chroma server (COPILOT_CHROMA_URL) needs none of this."""
+        if self.settings.chroma_url or "chroma" not in self.__dict__:
+            return
+        if self.layout.current_version() == getattr(self, "_store_seen", None):
+            return
+        old = self.__dict__.pop("chroma")
+        try:
+            old.close()
+        except Exception as exc:  # closing a stale client must not stop the re-index
+            log.debug("closing the previous vector store client: %s", exc)
+        log.info("the index was re-published by another process; reopened the vector store")
 
     @cached_property
     def embedders(self) -> list:
@@ -59,7 +76,9 @@ class Copilot:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.layout, self.catalog, self.chroma, {e.name: e for e in self.embedders})
+        # the vector store is opened only when a version needs it: a serving process searches
+        # the vectors published with each version and never reads a store another process writes
+        return Retriever(self.layout, self.catalog, lambda: self.chroma, {e.name: e for e in self.embedders})
 
     def warm_up(self) -> None:
         for e in self.embedders:
@@ -71,21 +90,23 @@ class Copilot:
         from .knowledge.splitter import Splitter
 
         s = self.settings
-        if full and not s.chroma_url:
-            self._open_or_quarantine_store()
-        indexer = Indexer(
-            self.layout,
-            self.catalog,
-            self.chroma,
-            self.embedders,
-            Splitter(s.chunk_tokens, s.chunk_overlap, s.token_encoding),
-            embed_batch=s.embed_batch,
-            pause_before_publish=s.debug_pause_before_publish,
-            link_hosts=s.allowed_link_hosts(),
-            offload=self._embed_offload(),
-        )
         with self._index_lock:
+            self._refresh_store()
+            if full and not s.chroma_url:
+                self._open_or_quarantine_store()
+            indexer = Indexer(
+                self.layout,
+                self.catalog,
+                self.chroma,
+                self.embedders,
+                Splitter(s.chunk_tokens, s.chunk_overlap, s.token_encoding),
+                embed_batch=s.embed_batch,
+                pause_before_publish=s.debug_pause_before_publish,
+                link_hosts=s.allowed_link_hosts(),
+                offload=self._embed_offload(),
+            )
             report = indexer.run(Path(source or s.knowledge_dir), full=full, progress=progress)
+            self._store_seen = self.layout.current_version()
         if self.retriever.serving:
             # a serving process swaps to the new version now, not on its next query; a
             # one-shot `copilot index` has nothing to swap and skips the load
@@ -141,9 +162,16 @@ class Copilot:
         }
 
     def check_index(self) -> dict:
-        """Open the served version and run its canary query. Raises IndexUnavailable."""
+        """Open the served version, run its canary query and check the vector store opens.
+        Raises IndexUnavailable, also when the published version cannot be loaded and an older
+        one is still being served (stale: the process answers, but not from what was published)."""
         snap = self.retriever.snapshot()
+        failed = self.retriever.load_error
+        if failed is not None:
+            raise IndexUnavailable(f"serving index version {snap.version}, but the published version {failed[0]} "
+                                   f"cannot be loaded: {failed[1]}")
         snap.check_canary()
+        self.chroma  # noqa: B018 - the store of record must open (a damaged store is reported here)
         return {"index_version": snap.version, "chunks": len(snap.active), "canary": "ok"}
 
     # --- store, drafts, summaries ---------------------------------------------------------

@@ -144,9 +144,14 @@ class ExactVectorIndex:
     Rows follow `ids`; `mask` (same order) removes what a filter excludes.
     """
 
+    name = "in-memory vectors"
+
     def __init__(self, ids: Sequence[str], matrix: np.ndarray) -> None:
         self.ids = list(ids)
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+
+    def count(self) -> int:
+        return len(self.ids)
 
     def query(self, vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         if not self.ids:

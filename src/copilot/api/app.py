@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+
 from fastapi import FastAPI
 
 from .. import __version__
@@ -9,13 +13,43 @@ from .deps import RateLimiter
 from .middleware import BodyLimit, Metrics, install_observability
 from .routes import customers, drafts, evals, health, knowledge, search
 
+log = logging.getLogger(__name__)
+
+
+FOLLOW_S = 1.0  # how often a serving process checks for a newly published index version
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """While the app serves: a background thread follows the published index version (so a
+    re-index by any process is picked up within about a second, with or without traffic) and
+    keeps this process's lease on the version it serves; the lease goes when the app stops."""
+    copilot = app.state.copilot
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(FOLLOW_S):
+            try:
+                copilot.retriever.follow()
+            except Exception:  # never let the follower die; /readyz reports a broken index
+                log.exception("following the index version failed")
+
+    t = threading.Thread(target=follow, name="index-follower", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        copilot.retriever.release()
+
 
 def create_app(copilot) -> FastAPI:
     """The REST API around one Copilot. Every /v1 route needs an API key (auth.PERMISSIONS)."""
-    app = FastAPI(title="Support Copilot", version=__version__,
+    app = FastAPI(title="Support Copilot", version=__version__, lifespan=_lifespan,
                   description="Grounded, cited draft replies for Japanese and English support teams.")
     app.state.copilot = copilot
     copilot.serving_process = True  # long-lived: re-indexes embed in a child process
+    copilot.retriever.leases = True  # garbage collection keeps the version this process serves
     app.state.jobs = Jobs()
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(copilot.settings.rate_limit_per_minute)
@@ -24,4 +58,22 @@ def create_app(copilot) -> FastAPI:
     for r in (health, search, drafts, customers, knowledge, evals):
         app.include_router(r.router)
     app.add_middleware(BodyLimit, limit=copilot.settings.max_body_bytes, upload_limit=copilot.settings.max_upload_bytes)
+    return app
+
+
+def worker_app() -> FastAPI:
+    """One worker of `copilot serve --workers N`: a Copilot from the environment (the CLI sets
+    COPILOT_DATA_DIR, COPILOT_KNOWLEDGE_DIR and COPILOT_SERVE_UI for its workers)."""
+    import os
+
+    from ..config import Settings
+    from ..service import Copilot
+
+    copilot = Copilot(Settings())
+    copilot.warm_up()
+    app = create_app(copilot)
+    if os.environ.get("COPILOT_SERVE_UI", "1") != "0":
+        from ..ui import mount
+
+        app = mount(app, copilot)
     return app

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -34,7 +35,7 @@ from .catalog import Catalog, text_key
 from .glossary import Glossary
 from .loaders import load_directory
 from .splitter import Splitter
-from .versions import Layout, write_json_atomic
+from .versions import EXACT_MAX, Layout, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,7 @@ class Indexer:
             if stated:  # phrasings present: a second index over what the knowledge states
                 Bm25Index.build(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
+            vector_files = self._write_vectors(tmp, active, collections) if len(active) <= EXACT_MAX else {}
             if canary_vec is not None:
                 primary = ChromaVectorIndex(self.client, collections[self.embedders[0].name]["collection"])
                 canary_check(primary, canary_id, canary_vec, active_set)
@@ -283,6 +285,7 @@ class Indexer:
                 "source": str(source),
                 "splitter": split_cfg,
                 "embedders": collections,
+                "vectors": vector_files,  # embedder -> file in the version dir (rows: lexical order)
                 "primary": self.embedders[0].name,
                 "canary": {"chunk_id": canary_id, "vector": [float(x) for x in canary_vec] if canary_vec is not None else None},
                 "glossary": glossary_hash,
@@ -309,6 +312,21 @@ class Indexer:
             if progress:
                 progress("done", 1, 1)
             return report
+
+    def _write_vectors(self, tmp: Path, active: list[str], collections: dict[str, dict]) -> dict[str, str]:
+        """Each embedder's vectors of this version, in `active` order, as one .npy file: what
+        serving processes search (retrieval.Snapshot), read from the store this run wrote."""
+        out = {}
+        (tmp / "vectors").mkdir(parents=True, exist_ok=True)
+        for e in self.embedders:
+            matrix = ChromaVectorIndex(self.client, collections[e.name]["collection"]).matrix(active)
+            rel = f"vectors/{re.sub(r'[^A-Za-z0-9._-]+', '-', e.name)}.npy"
+            with open(tmp / rel, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(matrix, dtype=np.float32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            out[e.name] = rel
+        return out
 
     def _screen(self, chunks) -> list[LoadIssue]:
         """Passages of added or changed documents that drafts will hold back (safety.screen_passage
@@ -353,6 +371,16 @@ class Indexer:
         keep_cols = {v["collection"] for v in manifest["embedders"].values()}
         if prev:
             keep_cols |= {v["collection"] for v in prev.get("embedders", {}).values()}
+        # versions a live serving process still uses (leases): their directory, chunks and vectors stay
+        for v in self.layout.leases.live_versions() - keep_versions:
+            try:
+                held = self.layout.read_manifest(v)
+            except IndexUnavailable:
+                continue
+            if held:
+                keep_versions.add(v)
+                keep_cols |= {e["collection"] for e in held.get("embedders", {}).values()}
+                keep_ids = keep_ids | {cid for d in held["documents"].values() for cid in d["chunks"]}
         try:
             from ..adapters.chroma import drop_collections_except
 
