@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         description="Second embedder whose ranking is fused with the first; empty to disable.",
     )
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server.")
+    cluster_url: str | None = Field(
+        None, description="PostgreSQL URL where index versions are published for API hosts that share no "
+                          "filesystem (docs/deployment.md); needs chroma_url.")
 
     chunk_tokens: int = Field(320, ge=32, le=4096, description="Max tokens per manual chunk.")
     chunk_overlap: int = Field(48, ge=0, le=1024, description="Overlap tokens between chunks.")

@@ -250,6 +250,7 @@ class Retriever:
         self._lock = threading.Lock()
         self.leases = False
         self._beat = 0.0
+        self.sync = None  # cluster mode: a callable that pulls the cluster's current version
         self.load_error: tuple[str, str, float] | None = None  # (version, message, last attempt)
 
     @property
@@ -301,6 +302,11 @@ class Retriever:
     def follow(self) -> None:
         """Load the published version if it changed and refresh this process's lease: run every
         second or two by a serving process, so a new version is picked up without traffic."""
+        if self.sync is not None:
+            try:
+                self.sync()
+            except Exception as exc:  # the database or a bundle: keep serving what is loaded
+                log.warning("cannot follow the cluster's index version: %s", exc)
         try:
             snap = self.snapshot()
             self._heartbeat(snap.version)

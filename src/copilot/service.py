@@ -78,7 +78,24 @@ class Copilot:
     def retriever(self) -> Retriever:
         # the vector store is opened only when a version needs it: a serving process searches
         # the vectors published with each version and never reads a store another process writes
-        return Retriever(self.layout, self.catalog, lambda: self.chroma, {e.name: e for e in self.embedders})
+        r = Retriever(self.layout, self.catalog, lambda: self.chroma, {e.name: e for e in self.embedders})
+        if self.cluster is not None:
+            r.sync = self.cluster.sync  # the follower pulls what another host published
+        return r
+
+    @cached_property
+    def cluster(self):
+        """Index versions shared through PostgreSQL (COPILOT_CLUSTER_URL), or None on one host."""
+        if not self.settings.cluster_url:
+            return None
+        if not self.settings.chroma_url:
+            raise ConfigError("COPILOT_CLUSTER_URL needs COPILOT_CHROMA_URL: hosts without a shared filesystem "
+                              "share their vectors through a Chroma server")
+        from .knowledge.cluster import Cluster
+
+        c = Cluster(self.settings.cluster_url, self.layout, self.catalog)
+        self.layout.leases = c.leases  # leases are cluster-wide: GC on any host keeps what any host serves
+        return c
 
     def warm_up(self) -> None:
         for e in self.embedders:
@@ -90,7 +107,9 @@ class Copilot:
         from .knowledge.splitter import Splitter
 
         s = self.settings
-        with self._index_lock:
+        with self._index_lock, (self.cluster.lock() if self.cluster is not None else contextlib.nullcontext()):
+            if self.cluster is not None:
+                self.cluster.sync()  # build on the cluster's current version, not this host's last
             self._refresh_store()
             if full and not s.chroma_url:
                 self._open_or_quarantine_store()
@@ -105,8 +124,11 @@ class Copilot:
                 link_hosts=s.allowed_link_hosts(),
                 offload=self._embed_offload(),
             )
+            before = self.layout.current_version()
             report = indexer.run(Path(source or s.knowledge_dir), full=full, progress=progress)
             self._store_seen = self.layout.current_version()
+            if self.cluster is not None and report.version and report.version != before:
+                self.cluster.publish(report.version)
         if self.retriever.serving:
             # a serving process swaps to the new version now, not on its next query; a
             # one-shot `copilot index` has nothing to swap and skips the load
