@@ -112,8 +112,8 @@ def test_run_writes_reports_and_baseline(sample_copilot, dataset, tmp_path):
 def test_a_broken_retriever_fails_the_gate_with_a_reason(sample_copilot, dataset, tmp_path, monkeypatch):
     real = sample_copilot.retriever.search
 
-    def broken(query, k=5, filters=None, pool=None):  # the worst-ranked passages first
-        hits = real(query, 30, filters, pool)[::-1][:k]
+    def broken(query, k=5, filters=None, pool=None, **kw):  # the worst-ranked passages first
+        hits = real(query, 30, filters, pool, **kw)[::-1][:k]
         for i, h in enumerate(hits, 1):
             h.rank = i
         return hits

@@ -325,12 +325,14 @@ def _cmd_serve(args, copilot) -> int:
 
     from .api import create_app
     from .auth import new_key
+    from .errors import ConfigError
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {args.workers}")
 
     if not copilot.store.list_api_keys():
         # first start: one admin key, printed once, and only on loopback until keys are managed
         if args.host not in ("127.0.0.1", "localhost", "::1"):
-            from .errors import ConfigError
-
             raise ConfigError("no API keys exist: create one with `copilot keys create --role admin --name you` "
                               "before serving on a non-loopback address")
         key_id, key, key_hash = new_key("admin")
