@@ -87,6 +87,32 @@ def test_an_unloadable_version_leaves_the_previous_one_serving_and_not_ready(tmp
     assert server.search("ZQX-7731 の返却先", k=1)[0].chunk.doc_id == "s-900"
 
 
+def test_a_host_that_cannot_follow_its_cluster_is_stale_after_a_while(tmp_path, small_kb, monkeypatch):
+    """Cluster mode: when the shared database stops answering, the host keeps serving what it
+    has, and /readyz turns 503 once that has lasted STALE_AFTER_S."""
+    from copilot import Copilot, service
+    from copilot.errors import IndexUnavailable
+
+    c = Copilot(make_settings(tmp_path / "data", small_kb, secondary_embedder=""))
+    v1 = _index(c)
+
+    def unreachable():
+        raise ConnectionError("connection refused")
+
+    c.retriever.sync = unreachable
+    c.retriever.follow()
+    assert c.check_index()["index_version"] == v1  # a blip: still ready
+    assert c.search("送料はいくら", k=1)[0].chunk.doc_id == "s-002"
+    monkeypatch.setattr(service, "STALE_AFTER_S", 0.0)
+    time.sleep(0.01)
+    c.retriever.follow()
+    with pytest.raises(IndexUnavailable, match="cannot be followed .*connection refused"):
+        c.check_index()
+    c.retriever.sync = lambda: v1  # the database is back
+    c.retriever.follow()
+    assert c.check_index()["index_version"] == v1
+
+
 def test_a_serving_process_never_reads_the_vector_store(tmp_path, small_kb, monkeypatch):
     """Small versions are searched from the vectors published with them: a process that
     serves never opens Chroma, whose embedded client would keep a stale view of another

@@ -251,6 +251,7 @@ class Retriever:
         self.leases = False
         self._beat = 0.0
         self.sync = None  # cluster mode: a callable that pulls the cluster's current version
+        self.sync_error: tuple[str, float] | None = None  # (message, failing since)
         self.load_error: tuple[str, str, float] | None = None  # (version, message, last attempt)
 
     @property
@@ -305,7 +306,10 @@ class Retriever:
         if self.sync is not None:
             try:
                 self.sync()
+                self.sync_error = None
             except Exception as exc:  # the database or a bundle: keep serving what is loaded
+                since = self.sync_error[1] if self.sync_error else time.time()
+                self.sync_error = (f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", since)
                 log.warning("cannot follow the cluster's index version: %s", exc)
         try:
             snap = self.snapshot()

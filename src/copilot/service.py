@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 import uuid
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,8 @@ from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
 
 log = logging.getLogger(__name__)
+# a host that cannot follow the cluster's index version for longer than this is not ready
+STALE_AFTER_S = 10.0
 EVIDENCE_PASSAGES = 3
 
 
@@ -192,6 +195,10 @@ class Copilot:
         if failed is not None:
             raise IndexUnavailable(f"serving index version {snap.version}, but the published version {failed[0]} "
                                    f"cannot be loaded: {failed[1]}")
+        lost = self.retriever.sync_error
+        if lost is not None and time.time() - lost[1] > STALE_AFTER_S:
+            raise IndexUnavailable(f"serving index version {snap.version}, but the cluster's current version cannot be "
+                                   f"followed for {time.time() - lost[1]:.0f} s: {lost[0]}")
         snap.check_canary()
         self.chroma  # noqa: B018 - the store of record must open (a damaged store is reported here)
         return {"index_version": snap.version, "chunks": len(snap.active), "canary": "ok"}
