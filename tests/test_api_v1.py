@@ -48,7 +48,10 @@ def hdr(key):
 SAMPLE = {
     ("POST", "/v1/search"): {"json": {"query": "送料"}},
     ("POST", "/v1/drafts"): {"json": {"text": "送料はいくらですか"}},
+    ("GET", "/v1/drafts"): {"params": {"status": "pending"}},
     ("GET", "/v1/drafts/{draft_id}"): {},
+    ("GET", "/v1/tickets"): {},
+    ("GET", "/v1/customers"): {},
     ("POST", "/v1/drafts/{draft_id}/approve"): {"json": {}},
     ("POST", "/v1/drafts/{draft_id}/reject"): {"json": {"reason": "wrong"}},
     ("GET", "/v1/customers/{customer_id}/summary"): {},

@@ -14,7 +14,10 @@ ROLES = ("agent", "helpdesk", "editor", "qa", "admin")
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/search"): frozenset(ROLES),
     ("POST", "/v1/drafts"): frozenset({"agent", "helpdesk", "admin"}),
+    ("GET", "/v1/drafts"): frozenset({"agent", "helpdesk", "qa", "admin"}),
     ("GET", "/v1/drafts/{draft_id}"): frozenset({"agent", "helpdesk", "qa", "admin"}),
+    ("GET", "/v1/tickets"): frozenset({"agent", "helpdesk", "admin"}),
+    ("GET", "/v1/customers"): frozenset({"agent", "helpdesk", "admin"}),
     ("POST", "/v1/drafts/{draft_id}/approve"): frozenset({"agent", "helpdesk", "admin"}),
     ("POST", "/v1/drafts/{draft_id}/reject"): frozenset({"agent", "helpdesk", "admin"}),
     ("GET", "/v1/customers/{customer_id}/summary"): frozenset({"agent", "helpdesk", "admin"}),

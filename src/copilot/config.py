@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         "",
         description="Company name the drafts greet and sign with: 'Acme' for both languages, or "
                     "'ja=アクメ;en=Acme'. Empty: a neutral greeting and sign-off.")
+    webhook_url: str | None = Field(None, description="Helpdesk URL that receives signed draft.ready / draft.decided events.")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the webhook signature (never logged).")
+    webhook_timeout: float = Field(5.0, gt=0, le=60)
     redact_llm: bool = Field(False, description="Redact personal data from tickets and histories sent to an external LLM.")
     max_ticket_chars: int = Field(20_000, ge=100)
     draft_k: int = Field(5, ge=1, le=20)

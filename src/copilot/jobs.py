@@ -5,10 +5,12 @@ version while a re-index runs (versions swap atomically when it publishes)."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 
 from .errors import ConflictError, NotFoundError
@@ -16,11 +18,37 @@ from .errors import ConflictError, NotFoundError
 log = logging.getLogger(__name__)
 
 
+class JobCancelled(Exception):
+    """Raised inside a job at its next progress report once the process is shutting down."""
+
+
+_ALL: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, stop running jobs at their next progress report and wait for them (up to 30 s).
+    A job thread left inside ONNX Runtime while the interpreter tears down ended the process
+    with `terminate called without an active exception` (exit code 134)."""
+    for jobs in list(_ALL):
+        jobs.shutdown(timeout=30)
+
+
 class Jobs:
     def __init__(self, keep: int = 50) -> None:
         self._jobs: dict[str, dict] = {}
         self._lock = threading.Lock()
         self.keep = keep
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        _ALL.add(self)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Ask running jobs to stop (they end at their next progress report) and wait for them."""
+        self._stop.set()
+        end = time.monotonic() + timeout
+        for t in list(self._threads):
+            t.join(max(0.0, end - time.monotonic()))
 
     def start(self, kind: str, fn: Callable[[Callable[[str, int, int], None]], dict]) -> dict:
         with self._lock:
@@ -32,19 +60,25 @@ class Jobs:
             self._trim()
 
         def progress(stage: str, done: int, total: int) -> None:
+            if self._stop.is_set():
+                raise JobCancelled(f"{kind} job stopped: the server is shutting down")
             job.update(stage=stage, done=done, total=total)
 
         def run() -> None:
             try:
                 job["result"] = fn(progress)
                 job["status"] = "succeeded"
+            except JobCancelled as exc:
+                job["status"], job["error"] = "cancelled", str(exc)
             except Exception as exc:  # the job records the failure; the server keeps serving
                 log.warning("%s job %s failed: %s", kind, job["id"], type(exc).__name__)
                 job["status"], job["error"] = "failed", str(exc)
             finally:
                 job["finished_at"] = time.time()
 
-        threading.Thread(target=run, name=job["id"], daemon=True).start()
+        t = threading.Thread(target=run, name=job["id"], daemon=True)
+        self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        t.start()
         return dict(job)
 
     def get(self, job_id: str) -> dict:

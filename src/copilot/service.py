@@ -348,7 +348,7 @@ class Copilot:
         )
         if not persist:  # evals: the same pipeline, nothing written
             return d
-        return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
+        return self._save(d, actor, idempotency_key, request_hash if idempotency_key else None)
 
     def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
         """Evidence without the sentences that are not knowledge (text that instructs the
@@ -394,14 +394,38 @@ class Copilot:
         )
         if not persist:
             return d
-        return self.store.save_draft(d, actor, idempotency_key, request_hash if idempotency_key else None)
+        return self._save(d, actor, idempotency_key, request_hash if idempotency_key else None)
+
+    def _save(self, d: Draft, actor: str, idempotency_key: str | None, request_hash: str | None) -> Draft:
+        saved = self.store.save_draft(d, actor, idempotency_key, request_hash)
+        if saved.draft_id == d.draft_id and self.webhooks is not None:  # not for an idempotent replay
+            self.webhooks.notify("draft.ready", saved.to_dict())
+        return saved
+
+    @cached_property
+    def webhooks(self):
+        """Signed callbacks to the helpdesk (COPILOT_WEBHOOK_URL), or None."""
+        if not self.settings.webhook_url:
+            return None
+        from .webhooks import Webhooks
+
+        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else ""
+        if not secret:
+            raise ConfigError("COPILOT_WEBHOOK_URL needs COPILOT_WEBHOOK_SECRET: callbacks are signed")
+        return Webhooks(self.settings.webhook_url, secret, timeout=self.settings.webhook_timeout)
 
     def approve(self, draft_id: str, final_text: str | None = None, actor: str = "cli") -> Draft:
         d = self.store.get_draft(draft_id)
-        return self.store.decide(draft_id, "approve", actor, final_text=final_text if final_text is not None else d.reply)
+        out = self.store.decide(draft_id, "approve", actor, final_text=final_text if final_text is not None else d.reply)
+        if self.webhooks is not None:
+            self.webhooks.notify("draft.decided", out.to_dict())
+        return out
 
     def reject(self, draft_id: str, reason: str, note: str | None = None, actor: str = "cli") -> Draft:
-        return self.store.decide(draft_id, "reject", actor, reason=reason, note=note)
+        out = self.store.decide(draft_id, "reject", actor, reason=reason, note=note)
+        if self.webhooks is not None:
+            self.webhooks.notify("draft.decided", out.to_dict())
+        return out
 
     def summarize(self, customer_id: str) -> dict:
         """Extractive by default; with an LLM configured, its overview replaces the extractive

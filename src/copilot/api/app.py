@@ -11,7 +11,7 @@ from ..jobs import Jobs
 from . import errors
 from .deps import RateLimiter
 from .middleware import BodyLimit, Metrics, install_observability
-from .routes import customers, drafts, evals, health, knowledge, search
+from .routes import customers, drafts, evals, health, knowledge, search, tickets
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ async def _lifespan(app: FastAPI):
         yield
     finally:
         stop.set()
+        app.state.jobs.shutdown(timeout=30)  # running jobs stop at their next progress report
         copilot.retriever.release()
 
 
@@ -55,7 +56,7 @@ def create_app(copilot) -> FastAPI:
     app.state.limiter = RateLimiter(copilot.settings.rate_limit_per_minute)
     errors.install(app)
     install_observability(app, app.state.metrics)
-    for r in (health, search, drafts, customers, knowledge, evals):
+    for r in (health, search, drafts, customers, tickets, knowledge, evals):
         app.include_router(r.router)
     app.add_middleware(BodyLimit, limit=copilot.settings.max_body_bytes, upload_limit=copilot.settings.max_upload_bytes)
     return app

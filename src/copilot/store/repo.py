@@ -205,6 +205,60 @@ class Store:
             raise NotFoundError(f"draft {draft_id} not found")
         return self._draft_from(r)
 
+    def find_drafts(self, *, status: str | None = None, customer_id: str | None = None, ticket_id: str | None = None,
+                    created_from: str | None = None, created_to: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[list[Draft], int]:
+        """Drafts matching every given filter, newest first, one page; and how many match in all.
+        `created_from` / `created_to`: ISO times, inclusive / exclusive."""
+        conds = []
+        if status:
+            conds.append(s.drafts.c.status == status)
+        if customer_id:
+            conds.append(s.drafts.c.customer_id == customer_id)
+        if ticket_id:
+            conds.append(s.drafts.c.ticket_id == ticket_id)
+        if created_from:
+            conds.append(s.drafts.c.created_at >= created_from)
+        if created_to:
+            conds.append(s.drafts.c.created_at < created_to)
+        q = select(s.drafts).where(*conds).order_by(s.drafts.c.created_at.desc(), s.drafts.c.id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(s.drafts).where(*conds)).scalar_one()
+            return [self._draft_from(r) for r in conn.execute(q).mappings().all()], int(total)
+
+    def find_tickets(self, *, status: str | None = None, customer_id: str | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[list[dict], int]:
+        """Tickets with their workflow status, newest first: `closed` (resolved in the helpdesk),
+        else from the ticket's latest draft: `approved`, `rejected`, `drafted` (pending),
+        `escalated`; `open` when it has no draft. Filtered by that status and by customer."""
+        latest = (select(s.drafts.c.ticket_id, func.max(s.drafts.c.created_at).label("at"))
+                  .where(s.drafts.c.ticket_id.is_not(None)).group_by(s.drafts.c.ticket_id).subquery())
+        last = (select(s.drafts.c.ticket_id, s.drafts.c.id, s.drafts.c.status, s.drafts.c.escalate)
+                .join(latest, (s.drafts.c.ticket_id == latest.c.ticket_id) & (s.drafts.c.created_at == latest.c.at)).subquery())
+        q = (select(s.tickets.c.id, s.tickets.c.customer_id, s.tickets.c.subject, s.tickets.c.status.label("helpdesk_status"),
+                    s.tickets.c.channel, s.tickets.c.created_at, last.c.id.label("draft_id"), last.c.status.label("draft_status"),
+                    last.c.escalate)
+             .select_from(s.tickets.outerjoin(last, last.c.ticket_id == s.tickets.c.id)))
+        if customer_id:
+            q = q.where(s.tickets.c.customer_id == customer_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(s.tickets.c.created_at.desc(), s.tickets.c.id)).mappings().all()
+        out = []
+        seen: set[str] = set()
+        for r in rows:
+            if r["id"] in seen:  # two drafts with the same time: keep one
+                continue
+            seen.add(r["id"])
+            st = ("closed" if r["helpdesk_status"] == "resolved" else
+                  "open" if r["draft_status"] is None else
+                  {"approved": "approved", "rejected": "rejected"}.get(r["draft_status"]) or ("escalated" if r["escalate"] else "drafted"))
+            if status and st != status:
+                continue
+            out.append({"ticket_id": r["id"], "customer_id": r["customer_id"], "subject": r["subject"], "status": st,
+                        "helpdesk_status": r["helpdesk_status"], "channel": r["channel"], "created_at": r["created_at"],
+                        "latest_draft_id": r["draft_id"]})
+        return out[offset : offset + limit], len(out)
+
     def list_drafts(self, status: str | None = None, limit: int = 50) -> list[Draft]:
         q = select(s.drafts).order_by(s.drafts.c.created_at.desc(), s.drafts.c.id).limit(limit)
         if status:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,15 @@ class TicketCreate(BaseModel):
     channel: Literal["email", "chat", "phone", "web"] = "email"
     status: Literal["open", "pending", "resolved", "escalated"] = "open"
     tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+@router.get("")
+async def list_customers(request: Request, caller: Caller, limit: int = Query(50, ge=1, le=200),
+                         offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
+    everyone = await run_in_threadpool(request.app.state.copilot.store.list_customers)
+    page = everyone[offset : offset + limit]
+    return {"items": [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in page],
+            "total": len(everyone), "limit": limit, "offset": offset}
 
 
 @router.get("/{customer_id}/summary")

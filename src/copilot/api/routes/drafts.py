@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,21 @@ async def create_draft(body: DraftCreate, request: Request, caller: Caller,
                                                 actor=caller.actor, idempotency_key=idempotency_key))
     request.app.state.metrics.draft_made(d.escalate)
     return d.to_dict()
+
+
+@router.get("")
+async def list_drafts(request: Request, caller: Caller,
+                      status: Literal["pending", "approved", "rejected"] | None = Query(None),
+                      customer_id: str | None = Query(None, max_length=64),
+                      ticket_id: str | None = Query(None, max_length=64),
+                      created_from: str | None = Query(None, max_length=40, description="ISO time, inclusive"),
+                      created_to: str | None = Query(None, max_length=40, description="ISO time, exclusive"),
+                      limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
+    """Drafts, newest first, filtered; a helpdesk lists `status=pending` to find what awaits review."""
+    items, total = await run_in_threadpool(lambda: request.app.state.copilot.store.find_drafts(
+        status=status, customer_id=customer_id, ticket_id=ticket_id, created_from=created_from, created_to=created_to,
+        limit=limit, offset=offset))
+    return {"items": [d.to_dict() for d in items], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{draft_id}")
