@@ -136,3 +136,15 @@ def test_a_failing_receiver_is_retried_and_never_fails_a_draft(monkeypatch):
     w.notify("draft.ready", {"draft_id": "d_y", "status": "pending"})
     assert w.drain(10) and w.delivered == 1
     hook.server.shutdown()
+
+
+def test_a_webhook_url_without_a_secret_is_refused_at_start(tmp_path, small_kb):
+    from conftest import make_settings
+
+    from copilot import Copilot
+    from copilot.api import create_app
+    from copilot.errors import ConfigError
+
+    c = Copilot(make_settings(tmp_path / "data", small_kb, secondary_embedder="", webhook_url="http://127.0.0.1:9/hook"))
+    with pytest.raises(ConfigError, match="COPILOT_WEBHOOK_SECRET"):
+        create_app(c)

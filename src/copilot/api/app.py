@@ -51,6 +51,7 @@ def create_app(copilot) -> FastAPI:
     app.state.copilot = copilot
     copilot.serving_process = True  # long-lived: re-indexes embed in a child process
     copilot.retriever.leases = True  # garbage collection keeps the version this process serves
+    copilot.webhooks  # noqa: B018 - a webhook URL without its secret fails here, at start, not at the first draft
     app.state.jobs = Jobs()
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(copilot.settings.rate_limit_per_minute)
