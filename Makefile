@@ -63,7 +63,7 @@ eval: index
 examples: index samples
 	$(PY) scripts/make_examples.py
 
-# all six benchmarks; rewrites docs/benchmarks.md (about 15-20 minutes on 2 cores)
+# all six benchmarks; rewrites docs/benchmarks.md (about 8-9 minutes on 2 cores)
 bench: install
 	$(PY) -m benchmarks
 
