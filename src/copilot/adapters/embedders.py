@@ -105,9 +105,6 @@ class E5OnnxEmbedder(_LazyEmbedder):
     def embed_query(self, text: str) -> np.ndarray:
         return self._queries().encode([text], True)[0]
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._queries().encode(list(texts), True)
-
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

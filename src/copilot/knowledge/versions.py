@@ -150,8 +150,8 @@ class Leases:
         self.root = root
         self.host = socket.gethostname()
 
-    def _path(self, pid: int | None = None) -> Path:
-        return self.root / f"{self.host}-{pid or os.getpid()}.json"
+    def _path(self) -> Path:
+        return self.root / f"{self.host}-{os.getpid()}.json"
 
     def hold(self, version: str) -> None:
         """Record (or refresh) this process's lease on `version`."""

@@ -108,9 +108,12 @@ class Store:
             raise NotFoundError(f"customer {customer_id} not found")
         return Customer(r["id"], r["name"], r["email"], r["phone"], r["lang"], r["plan"], json.loads(r["products"]), r["created_at"])
 
-    def list_customers(self) -> list[Customer]:
+    def list_customers(self, limit: int | None = None, offset: int = 0) -> list[Customer]:
+        q = select(s.customers).order_by(s.customers.c.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(s.customers).order_by(s.customers.c.id)).mappings().all()
+            rows = conn.execute(q).mappings().all()
         return [Customer(r["id"], r["name"], r["email"], r["phone"], r["lang"], r["plan"], json.loads(r["products"]), r["created_at"]) for r in rows]
 
     def tickets_for(self, customer_id: str) -> list[Ticket]:
@@ -260,11 +263,7 @@ class Store:
         return out[offset : offset + limit], len(out)
 
     def list_drafts(self, status: str | None = None, limit: int = 50) -> list[Draft]:
-        q = select(s.drafts).order_by(s.drafts.c.created_at.desc(), s.drafts.c.id).limit(limit)
-        if status:
-            q = q.where(s.drafts.c.status == status)
-        with self.engine.connect() as conn:
-            return [self._draft_from(r) for r in conn.execute(q).mappings().all()]
+        return self.find_drafts(status=status, limit=limit)[0]
 
     def decide(self, draft_id: str, action: str, actor: str, *, final_text: str | None = None,
                reason: str | None = None, note: str | None = None) -> Draft:

@@ -26,10 +26,11 @@ class TicketCreate(BaseModel):
 @router.get("")
 async def list_customers(request: Request, caller: Caller, limit: int = Query(50, ge=1, le=200),
                          offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
-    everyone = await run_in_threadpool(request.app.state.copilot.store.list_customers)
-    page = everyone[offset : offset + limit]
+    store = request.app.state.copilot.store
+    page = await run_in_threadpool(store.list_customers, limit, offset)
+    total = (await run_in_threadpool(store.counts))["customers"]
     return {"items": [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in page],
-            "total": len(everyone), "limit": limit, "offset": offset}
+            "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{customer_id}/summary")
