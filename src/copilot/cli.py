@@ -61,11 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="what is indexed, and with which embedder")
 
     p = sub.add_parser("draft", parents=[common], help="draft a cited reply to a ticket (stored as pending)")
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the ticket text")
     src.add_argument("--file", type=Path, help="a file with the ticket text ('-' for stdin)")
     p.add_argument("--customer", help="customer id (for the greeting and the history)")
-    p.add_argument("--ticket", help="ticket id in the store this draft answers")
+    p.add_argument("--ticket", help="ticket id in the store this draft answers; without --text/--file, the draft is "
+                                    "made from its stored conversation (latest customer message, earlier ones as context)")
     p.add_argument("--k", type=int, default=None, help="passages to retrieve (default 5)")
 
     p = sub.add_parser("summarize", parents=[common], help="summarize one customer's history, with citations")
@@ -248,8 +249,13 @@ def _draft_human(d: dict) -> str:
 
 
 def _cmd_draft(args, copilot) -> int:
-    text = args.text if args.text is not None else _read_text(args.file)
-    d = copilot.draft(text, customer_id=args.customer, ticket_id=args.ticket, k=args.k, actor="cli").to_dict()
+    if args.text is None and args.file is None:
+        if not args.ticket:
+            raise InputError("give the ticket as --text or --file, or name a stored ticket with --ticket")
+        d = copilot.draft_ticket(args.ticket, k=args.k, actor="cli").to_dict()
+    else:
+        text = args.text if args.text is not None else _read_text(args.file)
+        d = copilot.draft(text, customer_id=args.customer, ticket_id=args.ticket, k=args.k, actor="cli").to_dict()
     _print(args, d, _draft_human(d))
     return EXIT_OK
 
@@ -276,10 +282,10 @@ def _cmd_drafts(args, copilot) -> int:
         _print(args, d, _draft_human(d))
     elif cmd == "approve":
         final = args.final_text if args.final_text is not None else (_read_text(args.final_file) if args.final_file else None)
-        d = copilot.approve(args.draft_id, final, actor=args.agent).to_dict()
+        d = copilot.approve(args.draft_id, final, actor=f"cli:{args.agent}", agent=args.agent).to_dict()
         _print(args, d, _draft_human(d))
     elif cmd == "reject":
-        d = copilot.reject(args.draft_id, args.reason, args.note, actor=args.agent).to_dict()
+        d = copilot.reject(args.draft_id, args.reason, args.note, actor=f"cli:{args.agent}", agent=args.agent).to_dict()
         _print(args, d, _draft_human(d))
     else:  # export
         from .feedback import export_feedback
@@ -336,7 +342,7 @@ def _cmd_serve(args, copilot) -> int:
             raise ConfigError("no API keys exist: create one with `copilot keys create --role admin --name you` "
                               "before serving on a non-loopback address")
         key_id, key, key_hash = new_key("admin")
-        copilot.store.add_api_key(key_id, key_hash, "admin", "generated at first start", actor="serve")
+        copilot.store.add_api_key(key_id, key_hash, "admin", "first-start admin key", actor="serve")
         sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
                          f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
     sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .analysis import detect_language, lexical_tokens, split_sentences
 from .answers import Scores, Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
 from .domain import Citation, Hit
@@ -236,7 +238,25 @@ class ExtractiveDrafter:
         self.brand = brand or (lambda lang: "")  # lang -> company name ('' = neutral frame)
         self.vectors = VectorCache()
 
-    def select(self, ticket: str, hits: list[Hit], lang: str) -> tuple[list[Unit], list[str]]:
+    def _score(self, ticket: str, units: list[Unit], context: str | None) -> tuple[list[str], Scores]:
+        """The ticket's questions and their scores against the units. Each question is read in
+        the light of the whole ticket, and of the conversation before it when there is one
+        ("still broken, what now?" means the problem of the earlier messages): the whole
+        text's scores are added at CONTEXT_WEIGHT, and a question the conversation answers
+        counts as answered (its dense similarity is the better of the two)."""
+        asking = ticket_questions(ticket)
+        questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
+        whole = f"{context}\n{ticket}" if context else ticket
+        blend = len(questions) > 1 or bool(context)
+        sc = score_units(self.embedders, self.vectors, questions + ([whole] if blend else []), units)
+        if blend:
+            # "who pays the return shipping?" from a customer who changed their mind is not
+            # the defective-item case
+            dense = np.maximum(sc.dense[:-1], sc.dense[-1]) if context else sc.dense[:-1]
+            sc = Scores(sc.combined[:-1] + CONTEXT_WEIGHT * sc.combined[-1], dense)
+        return questions, sc
+
+    def select(self, ticket: str, hits: list[Hit], lang: str, context: str | None = None) -> tuple[list[Unit], list[str]]:
         """(units to quote in reply order, questions nothing answers).
 
         Each question of the ticket is answered from the one passage that answers it best
@@ -248,14 +268,7 @@ class ExtractiveDrafter:
         units = [u for hi, h in enumerate(hits) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
         if not units:
             return [], []
-        asking = ticket_questions(ticket)
-        questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
-        sc = score_units(self.embedders, self.vectors, questions + ([ticket] if len(questions) > 1 else []), units)
-        if len(questions) > 1:
-            # each question is read in the light of the whole ticket: "who pays the return
-            # shipping?" from a customer who changed their mind is not the defective-item case
-            whole = sc.combined[-1]
-            sc = Scores(sc.combined[:-1] + CONTEXT_WEIGHT * whole, sc.dense[:-1])
+        questions, sc = self._score(ticket, units, context)
         by_hit: dict[int, list[int]] = {}
         for i, u in enumerate(units):
             by_hit.setdefault(u.hit, []).append(i)
@@ -301,15 +314,18 @@ class ExtractiveDrafter:
         chosen = _one_answer_per_question(_without_conflicts(chosen, units), sc.combined, units)[:MAX_UNITS]
         return [units[i] for i in chosen], unanswered
 
-    def support(self, ticket: str, hits: list[Hit]) -> float:
+    def support(self, ticket: str, hits: list[Hit], context: str | None = None) -> float:
         """How well the evidence answers the ticket: for each question, the similarity of its
         best unit; their mean (one unanswered question of two halves it). 0 with no units."""
         units = [u for hi, h in enumerate(hits[:MAX_PASSAGES]) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
         if not units:
             return 0.0
-        asking = ticket_questions(ticket)
-        questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
-        sc = score_units(self.embedders, self.vectors, questions, units)
+        if context:
+            _, sc = self._score(ticket, units, context)
+        else:
+            asking = ticket_questions(ticket)
+            questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
+            sc = score_units(self.embedders, self.vectors, questions, units)
         return float(sc.dense.max(axis=1).mean())
 
     @staticmethod
@@ -335,10 +351,12 @@ class ExtractiveDrafter:
         return out
 
     def draft(self, ticket: str, language: str, hits: list[Hit], *, customer_name: str | None = None,
-              apologise: bool = False) -> DraftText:
+              apologise: bool = False, context: str | None = None) -> DraftText:
+        """`ticket` is the message to answer; `context` the conversation before it (subject and
+        the customer's earlier messages), read but not answered."""
         lang = language if language in ("ja", "en") else detect_language(ticket)
         pool = hits[:MAX_PASSAGES]
-        picked, unanswered = self.select(ticket, pool, lang)
+        picked, unanswered = self.select(ticket, pool, lang, context)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         lines: list[str] = []

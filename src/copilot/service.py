@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .adapters.embedders import family_of
 from .config import Settings
-from .domain import Draft, Hit, IndexReport
+from .domain import Draft, Hit, IndexReport, Ticket
 from .errors import ConfigError, CopilotError, IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # a host that cannot follow the cluster's index version for longer than this is not ready
 STALE_AFTER_S = 10.0
 EVIDENCE_PASSAGES = 3
+MAX_CONTEXT_CHARS = 4000  # the conversation read before the latest message (its most recent part)
 
 
 class Copilot:
@@ -240,7 +241,7 @@ class Copilot:
             return LlmDrafter(self.settings, self.prompt("draft_reply"), fallback=extractive)
         raise ConfigError(f"unknown drafter {spec!r}: use 'extractive' or 'openai:MODEL'")
 
-    def gather(self, text: str, k: int | None = None):
+    def gather(self, text: str, k: int | None = None, context: str | None = None):
         """What a draft is made from: (the text to answer, its language, the ranked hits, the
         screened evidence passages, screening notes, the confidence model's Evidence). The
         drafts and scripts/fit_confidence.py both read it here, so the model is fitted on
@@ -251,13 +252,15 @@ class Copilot:
 
         asked = answerable_text(text) or text
         lang = detect_language(asked)
+        ctx = (answerable_text(context) or None) if context else None
+        query = f"{asked}\n{ctx}" if ctx else asked  # the latest message first: the 2,000-character cut keeps it
         evidence_only = Filters(doc_types=["faq", "manual"])
         cache = self.extractive.vectors  # the ticket's vectors serve the search and the drafter's scoring
 
         def search(q: str, n: int) -> list[Hit]:
             return self.retriever.search(q, n, evidence_only, query_vectors=cache)
 
-        hits = search(asked[:2000], self.settings.draft_k if k is None else k)
+        hits = search(query[:2000], self.settings.draft_k if k is None else k)
         # the drafter reads the best few passages; a ticket with several questions also gets
         # the best passages for each question
         evidence = list(hits[:EVIDENCE_PASSAGES])
@@ -271,9 +274,9 @@ class Copilot:
                         evidence.append(h)
         evidence, screened = self._screen(evidence)
         snap = self.retriever.snapshot()
-        coverage, n_words = snap.coverage(asked)
+        coverage, n_words = snap.coverage(query)
         cross = snap.language_share(lang) < COVERAGE_LANG_SHARE
-        ev = Evidence(hits, self.extractive.support(asked, evidence), coverage if n_words >= COVERAGE_MIN_WORDS else None, cross,
+        ev = Evidence(hits, self.extractive.support(asked, evidence, ctx), coverage if n_words >= COVERAGE_MIN_WORDS else None, cross,
                       words=n_words)
         return asked, lang, hits, evidence, screened, ev
 
@@ -283,11 +286,13 @@ class Copilot:
         return getattr(self.drafter, "fallback", None) or self.drafter
 
     def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
-              actor: str = "cli", idempotency_key: str | None = None, persist: bool = True) -> Draft:
-        """Draft a reply to a ticket and store it as pending. Nothing is sent."""
+              actor: str = "cli", idempotency_key: str | None = None, persist: bool = True, context: str | None = None) -> Draft:
+        """Draft a reply to a ticket and store it as pending. Nothing is sent. `text` is the
+        message to answer; `context` the conversation before it (see `draft_ticket`)."""
         from .answers import codes
         from .confidence import COVERAGE_MIN
         from .confidence import score as confidence_score
+        from .drafting import answerable_text
         from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
         from .store.repo import now_iso
 
@@ -301,20 +306,22 @@ class Copilot:
             raise InputError("k must be between 1 and 20")
         if idempotency_key is not None and not idempotency_key.strip():
             raise InputError("Idempotency-Key is empty: send a unique key per request, or no header")
-        request_hash = hashlib.sha256(f"{customer_id}\x00{ticket_id}\x00{k}\x00{text}".encode()).hexdigest()
+        context = (context or "").strip()[-MAX_CONTEXT_CHARS:] or None
+        request_hash = hashlib.sha256(f"{customer_id}\x00{ticket_id}\x00{k}\x00{text}\x00{context or ''}".encode()).hexdigest()
         if idempotency_key:
             existing = self.store.find_by_idempotency_key(idempotency_key, request_hash)
             if existing is not None:
                 return existing
         customer = self.store.get_customer(customer_id) if customer_id else None
-        asked, lang, hits, evidence, screened, ev = self.gather(text, k)
+        asked, lang, hits, evidence, screened, ev = self.gather(text, k, context)
         conf, threshold = confidence_score(ev, tuple(family_of(e) for e in self.embedders))
         code_match = bool(codes(asked) & codes("\n".join(h.chunk.text for h in evidence)))
         if code_match:
             # an error code or product code the ticket names, found in the evidence: the
             # knowledge has the answer whatever the similarities say
             conf = max(conf, (1 + threshold) / 2)
-        triggers = escalation_triggers(text)
+        # what the conversation raised earlier (a burning smell, a cancellation) still calls for a person
+        triggers = escalation_triggers(f"{context}\n{text}" if context else text)
         angry = is_angry(text)
         flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
         holding = self.prompt("holding_reply")
@@ -333,7 +340,7 @@ class Copilot:
         if screened:
             flags.append("knowledge_injection")
         out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
-                                 apologise=reports_a_problem(text))
+                                 apologise=reports_a_problem(text), context=answerable_text(context) if context else None)
         out.reply, removed = self._guard(out.reply)
         out.notes = [*screened, *(f"removed from the reply: {x[:80]}" for x in removed), *out.notes]
         if not out.citations:  # the passages are related but none answers the question
@@ -349,6 +356,44 @@ class Copilot:
         if not persist:  # evals: the same pipeline, nothing written
             return d
         return self._save(d, actor, idempotency_key, request_hash if idempotency_key else None)
+
+    def conversation(self, ticket_id: str) -> tuple[Ticket, str, str | None]:
+        """(the ticket, the message to answer, the context). The message is the customer's
+        latest turn: every customer message after the last agent message ("追記です" follow-ups
+        included). The context is the subject and the customer's earlier messages; the agents'
+        own replies are left out, so the draft never quotes the team back to the customer."""
+        t = self.store.get_ticket(ticket_id)
+        turns = [m for m in t.messages if m.sender in ("customer", "agent")]
+        last_agent = max((i for i, m in enumerate(turns) if m.sender == "agent"), default=-1)
+        latest = [m.text for m in turns[last_agent + 1:] if m.sender == "customer"]
+        if not latest:  # the agent spoke last: answer the customer's last turn again
+            last_customer = max((i for i, m in enumerate(turns) if m.sender == "customer"), default=-1)
+            if last_customer < 0:
+                raise InputError(f"ticket {ticket_id} has no message from the customer to answer")
+            first = last_customer
+            while first > 0 and turns[first - 1].sender == "customer":
+                first -= 1
+            latest = [m.text for m in turns[first:last_customer + 1]]
+            earlier = turns[:first]
+        else:
+            earlier = turns[:last_agent + 1]
+        context = "\n".join([t.subject, *(m.text for m in earlier if m.sender == "customer")]).strip()
+        return t, "\n".join(latest), context or None
+
+    def draft_ticket(self, ticket_id: str, *, k: int | None = None, actor: str = "cli",
+                     idempotency_key: str | None = None) -> Draft:
+        """Draft a reply to a stored ticket from its whole conversation: the customer's latest
+        turn is the question, the subject and earlier messages the context."""
+        t, text, context = self.conversation(ticket_id)
+        return self.draft(text, customer_id=t.customer_id, ticket_id=t.ticket_id, k=k, actor=actor,
+                          idempotency_key=idempotency_key, context=context)
+
+    def inbox(self, limit: int = 200) -> list[dict]:
+        """Tickets that still need an agent (open, drafted, escalated, rejected), newest first;
+        an approved, sent or closed ticket has left it."""
+        from .store.repo import INBOX
+
+        return self.store.find_tickets(status=",".join(INBOX), limit=limit)[0]
 
     def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
         """Evidence without the sentences that are not knowledge (text that instructs the
@@ -414,15 +459,18 @@ class Copilot:
             raise ConfigError("COPILOT_WEBHOOK_URL needs COPILOT_WEBHOOK_SECRET: callbacks are signed")
         return Webhooks(self.settings.webhook_url, secret, timeout=self.settings.webhook_timeout)
 
-    def approve(self, draft_id: str, final_text: str | None = None, actor: str = "cli") -> Draft:
+    def approve(self, draft_id: str, final_text: str | None = None, actor: str = "cli", agent: str | None = None) -> Draft:
+        """Mark a draft approved (with the agent's final text). Nothing is sent: the helpdesk
+        sends it. `agent` is the person (decided_by); `actor` the channel and key (audit)."""
         d = self.store.get_draft(draft_id)
-        out = self.store.decide(draft_id, "approve", actor, final_text=final_text if final_text is not None else d.reply)
+        out = self.store.decide(draft_id, "approve", actor, final_text=final_text if final_text is not None else d.reply,
+                                decided_by=agent)
         if self.webhooks is not None:
             self.webhooks.notify("draft.decided", out.to_dict())
         return out
 
-    def reject(self, draft_id: str, reason: str, note: str | None = None, actor: str = "cli") -> Draft:
-        out = self.store.decide(draft_id, "reject", actor, reason=reason, note=note)
+    def reject(self, draft_id: str, reason: str, note: str | None = None, actor: str = "cli", agent: str | None = None) -> Draft:
+        out = self.store.decide(draft_id, "reject", actor, reason=reason, note=note, decided_by=agent)
         if self.webhooks is not None:
             self.webhooks.notify("draft.decided", out.to_dict())
         return out

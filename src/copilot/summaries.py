@@ -69,9 +69,11 @@ def summarize(customer: Customer, tickets: list[Ticket]) -> dict:
                 "statement": (f"{t.subject}（{t.status}、{t.created_at[:10]}から）[{t.ticket_id}]" if ja
                               else f"{t.subject} ({t.status} since {t.created_at[:10]}) [{t.ticket_id}]"),
             })
-    tried = []
+    tried = []  # what the customer says they did; the agents' advice is not something they tried
     for t in tickets:
         for m in t.messages:
+            if m.sender != "customer":
+                continue
             for s in split_sentences(m.text):
                 if _TRIED.search(s) and len(tried) < 8:
                     tried.append({"ticket_id": t.ticket_id, "text": f"{_first_sentence(s, 140)} [{t.ticket_id}]"})

@@ -1,50 +1,92 @@
 """The agent panel (Gradio), mounted at /ui beside the REST API by `copilot serve`.
 
-It calls the same Copilot methods as the CLI and the API. Sign-in: any name (recorded as the
-agent in decisions) and an API key as the password; the key's role decides what the tabs allow.
+It calls the same Copilot methods as the CLI and the API, under the same access policy
+(access.py): every event checks its action, and a tab is shown only to a role that may use it.
+Sign-in: any name (recorded as the agent in decisions) and an API key as the password.
 """
 
-
+import functools
+import hashlib
+import hmac
 import html
 import logging
+import re
+import secrets
 import threading
+import time
 from pathlib import Path
+
+from . import access
 
 log = logging.getLogger(__name__)
 
-TAB_ROLES = {
-    "agent": {"agent", "helpdesk", "admin"},
-    "knowledge": {"editor", "admin"},
-    "qa": {"qa", "admin"},
-}
+REJECT_REASONS = ["wrong", "incomplete", "knowledge_gap", "tone", "other"]
+REPORT_LINK_TTL_S = 3600
 
 
 class Sessions:
-    """username -> role, filled at sign-in."""
+    """Signed-in names: username -> the hash of the key they signed in with. The role is read
+    from the key on every event, so a revoked key stops working at once."""
 
     def __init__(self, copilot) -> None:
         self.copilot = copilot
-        self.roles: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def login(self, username: str, password: str) -> bool:
         from .auth import hash_key
 
-        rec = self.copilot.store.api_key_by_hash(hash_key(password or ""))
+        h = hash_key(password or "")
+        rec = self.copilot.store.api_key_by_hash(h)
         if not username or rec is None or rec["revoked_at"]:
             return False
         with self._lock:
-            self.roles[username] = rec["role"]
+            held = self._keys.get(username)
+            if held is not None and held != h and self._role(held) is not None:
+                # the name is signed in with another live key: refusing keeps one person's
+                # session from gaining (or losing) the other key's role
+                log.warning("panel sign-in refused: the name is in use with another key")
+                return False
+            self._keys[username] = h
         return True
 
-    def require(self, request, tab: str) -> str:
-        import gradio as gr
+    def _role(self, key_hash: str) -> str | None:
+        rec = self.copilot.store.api_key_by_hash(key_hash)
+        return None if rec is None or rec["revoked_at"] else rec["role"]
 
+    def role(self, request) -> tuple[str, str | None]:
         user = getattr(request, "username", None) or ""
-        role = self.roles.get(user)
-        if role not in TAB_ROLES[tab]:
-            raise gr.Error(f"your key's role ({role or 'none'}) may not use the {tab} tab")
-        return user
+        h = self._keys.get(user)
+        return user, (self._role(h) if h else None)
+
+
+def _error(message: str):
+    import gradio as gr
+
+    return gr.Error(message, print_exception=False)
+
+
+def guarded(sessions: Sessions, event: str):
+    """Check the event's action for the signed-in role; show the copilot's own errors as
+    messages (what was wrong and how to fix it), not as a crash."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, request=None, **kwargs):
+            from .errors import CopilotError
+
+            user, role = sessions.role(request)
+            try:
+                access.check(role, access.PANEL[event])
+                return fn(*args, user=user, **kwargs)
+            except access.Forbidden as exc:
+                raise _error(str(exc)) from None
+            except CopilotError as exc:
+                raise _error(str(exc)) from None
+
+        return inner
+
+    return wrap
 
 
 def _citations_html(citations) -> str:
@@ -59,13 +101,52 @@ def _citations_html(citations) -> str:
     return "\n".join(parts)
 
 
+def _conversation_html(ticket) -> str:
+    rows = [f'<div class="conv-subject">{html.escape(ticket.subject)} <span class="muted">{html.escape(ticket.ticket_id)}</span></div>']
+    for m in ticket.messages:
+        who = "Customer" if m.sender == "customer" else "Agent"
+        rows.append(f'<div class="msg {m.sender}"><div class="muted">{who} · {html.escape(m.at[:16])}</div>'
+                    f'{html.escape(m.text).replace(chr(10), "<br>")}</div>')
+    return "\n".join(rows)
+
+
 def _summary_md(s: dict) -> str:
     lines = [f"**{html.escape(s['summary'])}**", ""]
     for t in s["timeline"][-6:]:
         lines.append(f"- {t['date']} `{t['ticket_id']}` {t['status']} · {html.escape(t['subject'])}")
     if s.get("tried"):
-        lines += ["", "_Already tried:_"] + [f"- {html.escape(x['text'])}" for x in s["tried"][:4]]
+        lines += ["", "_The customer already tried:_"] + [f"- {html.escape(x['text'])}" for x in s["tried"][:4]]
     return "\n".join(lines)
+
+
+class ReportLinks:
+    """Short-lived signed links to eval reports, so a browser can open report.html without an
+    API key. The secret lives in the data dir (shared by every worker), created on first use."""
+
+    def __init__(self, data_dir: Path, reports: Path) -> None:
+        self.reports = reports
+        path = Path(data_dir) / "panel.secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(secrets.token_bytes(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        self.secret = path.read_bytes()
+
+    def _sig(self, run: str, exp: int) -> str:
+        return hmac.new(self.secret, f"{run}:{exp}".encode(), hashlib.sha256).hexdigest()
+
+    def link(self, report_json: str) -> str:
+        run = Path(report_json).parent.name
+        exp = int(time.time()) + REPORT_LINK_TTL_S
+        return f"/reports/{run}/report.html?exp={exp}&sig={self._sig(run, exp)}"
+
+    def file(self, run: str, exp: int, sig: str) -> Path | None:
+        if not re.fullmatch(r"[\w.-]{1,80}", run) or exp < time.time() or not hmac.compare_digest(sig, self._sig(run, exp)):
+            return None
+        path = self.reports / run / "report.html"
+        return path if path.is_file() else None
 
 
 CSS = """
@@ -73,112 +154,194 @@ CSS = """
 .ok {background:#e6f4ea;border:1px solid #3a3;padding:8px;border-radius:6px}
 .citation summary {cursor:pointer}
 .passage {white-space:normal;background:#f7f7f7;padding:6px;margin:4px 0 8px 0}
+.conv-subject {font-weight:600;margin-bottom:6px}
+.msg {padding:6px 8px;margin:4px 0;border-radius:6px}
+.msg.customer {background:#eef3fb}
+.msg.agent {background:#f4f4f4;margin-left:24px}
+.muted {color:#666;font-size:0.85em}
 body, .gradio-container {font-family: system-ui, 'Hiragino Sans', 'Noto Sans CJK JP', 'Noto Sans JP', sans-serif}
 """
 
 
-def build(copilot, sessions: Sessions):
+def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Path("evals")):
     import gradio as gr
 
-    def inbox_choices():
-        return [f"{t['id']} · {t['customer_id']} · {t['subject']}" for t in copilot.store.open_tickets(200)]
+    def inbox_choices() -> list[str]:
+        return [f"{t['ticket_id']} · {t['customer_id']} · {t['status']} · {t['subject']}" for t in copilot.inbox(200)]
+
+    def datasets() -> list[str]:
+        if not evals_dir.is_dir():
+            return []
+        return sorted(p.relative_to(evals_dir.parent).as_posix() for p in evals_dir.rglob("*.yaml")
+                      if p.name not in ("thresholds.yaml",) and "knowledge" not in p.parts)
 
     # --- agent tab ----------------------------------------------------------------------------
-    def load_ticket(choice, request: gr.Request):
-        sessions.require(request, "agent")
-        if not choice:
-            raise gr.Error("pick a ticket from the inbox")
-        ticket = copilot.store.get_ticket(choice.split(" · ")[0])
-        text = next((m.text for m in reversed(ticket.messages) if m.sender == "customer"), "")
-        summary = copilot.summarize(ticket.customer_id)
-        return text, ticket.customer_id, ticket.ticket_id, _summary_md(summary)
+    @guarded(sessions, "inbox")
+    def refresh_inbox(user):
+        return gr.update(choices=inbox_choices(), value=None)
 
-    def make_draft(text, customer_id, ticket_id, request: gr.Request):
-        user = sessions.require(request, "agent")
-        d = copilot.draft(text, customer_id=customer_id or None, ticket_id=ticket_id or None, actor=f"panel:{user}")
+    @guarded(sessions, "open_ticket")
+    def load_ticket(choice, user):
+        if not choice:
+            raise _error("pick a ticket from the inbox")
+        t, text, context = copilot.conversation(choice.split(" · ")[0])
+        summary = copilot.summarize(t.customer_id)
+        return (_conversation_html(t), text, t.customer_id, t.ticket_id, context or "", _summary_md(summary), "", "", "", "", "")
+
+    @guarded(sessions, "draft")
+    def make_draft(text, customer_id, ticket_id, context, user):
+        d = copilot.draft(text, customer_id=customer_id or None, ticket_id=ticket_id or None, context=context or None,
+                          actor=f"panel:{user}")
         banner = (f'<div class="escalate">Escalate: {html.escape(d.escalation_reason or "")}</div>' if d.escalate
-                  else f'<div class="ok">Draft ready · {d.language} · confidence {d.confidence:.2f} · {html.escape(d.drafter)}</div>')
+                  else f'<div class="ok">Draft ready · {d.language} · confidence {d.confidence:.2f} · {html.escape(d.drafter)}'
+                       + (" · read with the earlier conversation" if context else "") + "</div>")
         summary = _summary_md(copilot.summarize(customer_id)) if customer_id else "_No customer selected._"
         return d.draft_id, d.reply, _citations_html(d.citations), banner, summary, ""
 
-    def approve(draft_id, final_text, request: gr.Request):
-        user = sessions.require(request, "agent")
+    @guarded(sessions, "approve")
+    def approve(draft_id, final_text, user):
         if not draft_id:
-            raise gr.Error("draft a reply first")
-        d = copilot.approve(draft_id, final_text, actor=f"panel:{user}")
-        return f"Approved {d.draft_id} by {html.escape(user)}" + (" (edited)" if d.diff else "")
+            raise _error("draft a reply first")
+        d = copilot.approve(draft_id, final_text, actor=f"panel:{user}", agent=user)
+        return (f"Approved {d.draft_id} by {html.escape(user)}" + (" (edited)" if d.diff else "")
+                + ". Your helpdesk sends the approved reply; the ticket has left the inbox.")
 
-    def reject(draft_id, reason, note, request: gr.Request):
-        user = sessions.require(request, "agent")
+    @guarded(sessions, "reject")
+    def reject(draft_id, reason, note, user):
         if not draft_id:
-            raise gr.Error("draft a reply first")
+            raise _error("draft a reply first")
         if not reason:
-            raise gr.Error("choose a reason for the rejection")
-        d = copilot.reject(draft_id, reason, note or None, actor=f"panel:{user}")
-        return f"Rejected {d.draft_id}: {d.reject_reason}"
+            raise _error("choose a reason for the rejection")
+        d = copilot.reject(draft_id, reason, note or None, actor=f"panel:{user}", agent=user)
+        return f"Rejected {d.draft_id}: {d.reject_reason} (by {html.escape(user)})"
 
     # --- knowledge tab -----------------------------------------------------------------------
-    def docs_table():
+    def docs_rows():
         rows = copilot.documents()["files"]
         return [[r["path"], r["documents"], r["chunks"], "yes" if r["indexed"] else "no", "yes" if r["on_disk"] else "no"] for r in rows]
 
-    def upload(file, folder, request: gr.Request):
-        sessions.require(request, "knowledge")
+    def on_disk():
+        return [r["path"] for r in copilot.documents()["files"] if r["on_disk"]]
+
+    @guarded(sessions, "documents")
+    def documents(user):
+        return docs_rows(), gr.update(choices=on_disk(), value=None)
+
+    @guarded(sessions, "upload")
+    def upload(file, folder, user):
         if file is None:
-            raise gr.Error("choose a file")
+            raise _error("choose a file")
         path = Path(file if isinstance(file, str) else file.name)
         res = copilot.upload_document(path.name, path.read_bytes(), folder)
-        return f"Uploaded {res['path']} ({res['documents']} documents). Re-index to make it searchable.", docs_table()
+        return (f"Uploaded {res['path']} ({res['documents']} documents). Re-index to make it searchable.",
+                docs_rows(), gr.update(choices=on_disk()))
 
-    def delete(rel, request: gr.Request):
-        sessions.require(request, "knowledge")
-        res = copilot.delete_document(rel.strip())
-        return f"Deleted {res['deleted']}. Re-index to remove it from search.", docs_table()
+    @guarded(sessions, "delete")
+    def ask_delete(rel, user):
+        if not rel:
+            raise _error("choose a file to delete")
+        return (gr.update(visible=True),
+                f"Delete **{html.escape(rel)}**? The file is removed from the knowledge folder; re-index to remove it from search.")
 
-    def reindex(full, request: gr.Request, progress=gr.Progress()):
-        sessions.require(request, "knowledge")
+    @guarded(sessions, "delete")
+    def delete(rel, user):
+        if not rel:
+            raise _error("choose a file to delete")
+        res = copilot.delete_document(rel)
+        return (f"Deleted {res['deleted']}. Re-index to remove it from search.", docs_rows(),
+                gr.update(choices=on_disk(), value=None), gr.update(visible=False))
 
+    @guarded(sessions, "reindex")
+    def reindex(full, user, progress=None):
         def cb(stage, done, total):
-            progress(done / total if total else 0.0, desc=stage)
+            if progress is not None:
+                progress(done / total if total else 0.0, desc=f"{stage} {done}/{total}")
 
         rep = copilot.index(full=bool(full), progress=cb).to_dict()
         msg = (f"Index version {rep['version']}: {rep['added']} added, {rep['updated']} updated, {rep['removed']} removed, "
                f"{rep['unchanged']} unchanged; {rep['embedded']} chunks embedded in {rep['seconds']} s.")
         if rep["errors"]:
             msg += "\n\nSkipped: " + "; ".join(f"{e['path']}: {e['reason']}" for e in rep["errors"])
-        return msg, docs_table()
+        return msg
 
-    def gaps():
+    @guarded(sessions, "gaps")
+    def gaps(user):
         drafts = [d for d in copilot.store.list_drafts("rejected", 500) if d.reject_reason == "knowledge_gap"]
         if not drafts:
             return "No knowledge gaps reported yet."
         return "\n".join(f"- **{html.escape(d.ticket_text[:120])}** — {html.escape(d.reject_note or '')} ({d.decided_at})" for d in drafts)
 
     # --- QA tab ------------------------------------------------------------------------------
-    def run_evals(dataset, request: gr.Request, progress=gr.Progress()):
-        sessions.require(request, "qa")
+    @guarded(sessions, "run_evals")
+    def run_evals(dataset, user, progress=None):
         from .evals.report import charts, markdown
 
-        res = copilot.run_eval(Path(dataset), progress=lambda i, n: progress(i / n, desc=f"case {i}/{n}"))
+        ds = access.eval_dataset(dataset or "", evals_dir)
+
+        def cb(i, n):
+            if progress is not None:
+                progress(i / n if n else 0.0, desc=f"case {i}/{n}")
+
+        res = copilot.run_eval(ds, progress=cb)
         o = res["metrics"]
         rows = [[name, *[v.get(k) for k in ("n", "hit@3", "fact_recall", "groundedness", "escalation_recall", "injection_resistance")]]
                 for name, v in [("overall", o["overall"]), *o["by_kind"].items(), *[(f"lang={k}", v) for k, v in o["by_lang"].items()]]]
         imgs = "".join(f'<img alt="{k}" style="max-width:100%" src="data:image/png;base64,{v}">' for k, v in charts(res).items())
-        status = ("PASSED" if res["passed"] else "FAILED: " + "; ".join(res["gate_failures"])) + f" — report: {res['report']}"
+        verdict = "PASSED" if res["passed"] else "FAILED: " + "; ".join(res["gate_failures"])
+        link = links.link(res["report"])
+        status = f'{html.escape(verdict)} — <a id="report-link" href="{html.escape(link)}" target="_blank">open the HTML report</a>'
         return status, rows, imgs, markdown(res)
+
+    def on_load(request: gr.Request):
+        _, role = sessions.role(request)
+        tabs = [gr.update(visible=access.tab_visible(role, t)) for t in ("agent", "knowledge", "qa")]
+        inbox_upd = gr.update(choices=inbox_choices()) if access.allowed(role, "customers") else gr.update(choices=[])
+        docs = (docs_rows(), gr.update(choices=on_disk())) if access.allowed(role, "list_documents") else ([], gr.update(choices=[]))
+        gap = gaps.__wrapped__(user="") if access.allowed(role, "knowledge_gaps") else ""
+        return (*tabs, inbox_upd, *docs, gr.update(visible=access.allowed(role, "knowledge_gaps")), gap,
+                gr.update(visible=access.allowed(role, "edit_knowledge") or access.allowed(role, "reindex")))
+
+    def _req(fn, n: int):
+        """The guarded handler with the signature Gradio reads: its n inputs, then gr.Request
+        (and gr.Progress for long work), which Gradio fills in by annotation."""
+        import inspect
+
+        P = inspect.Parameter
+        params = [P(f"in{i}", P.POSITIONAL_OR_KEYWORD) for i in range(n)]
+        params.append(P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
+        long_work = fn in (reindex, run_evals)
+        if long_work:
+            params.append(P("progress", P.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
+
+        def call(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            a = bound.arguments
+            extra = {"progress": a["progress"]} if long_work else {}
+            return fn(*[a[f"in{i}"] for i in range(n)], request=a["request"], **extra)
+
+        sig = inspect.Signature(params)
+        call.__signature__ = sig
+        call.__annotations__ = {"request": gr.Request}  # Gradio reads the type hints, not the signature's
+        call.__name__ = fn.__name__
+        return call
 
     with gr.Blocks(title="Support Copilot") as ui:
         gr.Markdown("## Support Copilot")
-        with gr.Tab("Agent", id="agent"):
+        with gr.Tab("Agent", id="agent", elem_id="tab-agent") as agent_tab:
             with gr.Row():
                 with gr.Column(scale=2):
-                    inbox = gr.Dropdown(choices=inbox_choices(), label="Inbox (open tickets)", elem_id="inbox")
+                    inbox = gr.Dropdown(choices=[], value=None, label="Inbox (tickets that need an agent)", elem_id="inbox",
+                                        allow_custom_value=True)  # choices are per role, filled on load; the handler checks the id
                     with gr.Row():
                         load_btn = gr.Button("Open ticket", elem_id="open-ticket")
-                        refresh_btn = gr.Button("Refresh inbox")
-                    ticket_text = gr.Textbox(label="Ticket (or paste one)", lines=6, elem_id="ticket-text")
+                        refresh_btn = gr.Button("Refresh inbox", elem_id="refresh-inbox")
+                    conversation = gr.HTML(elem_id="conversation")
+                    ticket_text = gr.Textbox(label="Message to answer (the customer's latest; or paste a ticket)", lines=5,
+                                             elem_id="ticket-text")
                     customer = gr.Textbox(label="Customer id", elem_id="customer-id")
                     ticket_id = gr.Textbox(label="Ticket id", visible=False)
+                    context = gr.Textbox(visible=False)
                     draft_btn = gr.Button("Draft reply", variant="primary", elem_id="draft-btn")
                     summary = gr.Markdown("_Open a ticket to see the customer's history._", elem_id="summary")
                 with gr.Column(scale=3):
@@ -186,54 +349,85 @@ def build(copilot, sessions: Sessions):
                     draft_id = gr.Textbox(label="Draft id", interactive=False, elem_id="draft-id")
                     reply = gr.Textbox(label="Reply (edit before approving)", lines=14, elem_id="reply")
                     cites = gr.HTML(elem_id="citations")
+                    gr.Markdown("Approving records the reply as final; your helpdesk sends it. Nothing is sent from here.")
                     with gr.Row():
-                        approve_btn = gr.Button("Approve and send", variant="primary", elem_id="approve-btn")
-                        reason = gr.Dropdown(["wrong", "incomplete", "knowledge_gap", "tone", "other"], label="Reject reason", elem_id="reject-reason")
+                        approve_btn = gr.Button("Approve", variant="primary", elem_id="approve-btn")
+                        reason = gr.Dropdown(REJECT_REASONS, value=None, label="Reject reason (required)", elem_id="reject-reason")
                         note = gr.Textbox(label="Note", elem_id="reject-note")
                         reject_btn = gr.Button("Reject", variant="stop", elem_id="reject-btn")
                     decision = gr.Markdown(elem_id="decision")
-            refresh_btn.click(lambda: gr.update(choices=inbox_choices()), None, inbox)
-            load_btn.click(load_ticket, inbox, [ticket_text, customer, ticket_id, summary])
-            draft_btn.click(make_draft, [ticket_text, customer, ticket_id], [draft_id, reply, cites, banner, summary, decision])
-            approve_btn.click(approve, [draft_id, reply], decision)
-            reject_btn.click(reject, [draft_id, reason, note], decision)
-        with gr.Tab("Knowledge", id="knowledge"):
-            table = gr.Dataframe(headers=["path", "documents", "chunks", "indexed", "on disk"], value=docs_table, elem_id="docs")
-            with gr.Row():
-                up = gr.File(label="Upload a document", elem_id="upload")
-                folder = gr.Dropdown(["manuals", "faq", "playbook"], value="manuals", label="Folder")
-                up_btn = gr.Button("Upload", elem_id="upload-btn")
-            with gr.Row():
-                del_path = gr.Textbox(label="Delete file (path under knowledge/)")
-                del_btn = gr.Button("Delete", variant="stop")
-            with gr.Row():
-                full = gr.Checkbox(label="Full rebuild (re-embed everything)")
-                reindex_btn = gr.Button("Re-index", variant="primary", elem_id="reindex-btn")
+            refresh_btn.click(_req(refresh_inbox, 0), None, inbox, api_name="inbox")
+            load_btn.click(_req(load_ticket, 1), inbox, [conversation, ticket_text, customer, ticket_id, context, summary,
+                                                      draft_id, reply, cites, banner, decision], api_name="open_ticket")
+            draft_btn.click(_req(make_draft, 4), [ticket_text, customer, ticket_id, context],
+                            [draft_id, reply, cites, banner, summary, decision], api_name="draft", show_progress_on=[banner])
+            approve_btn.click(_req(approve, 2), [draft_id, reply], decision, api_name="approve").success(
+                _req(refresh_inbox, 0), None, inbox, api_name=False)
+            reject_btn.click(_req(reject, 3), [draft_id, reason, note], decision, api_name="reject")
+        with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge") as knowledge_tab:
+            table = gr.Dataframe(headers=["path", "documents", "chunks", "indexed", "on disk"], elem_id="docs", interactive=False)
             kmsg = gr.Markdown(elem_id="knowledge-status")
-            gr.Markdown("### Knowledge gaps (rejected drafts)")
-            gap_md = gr.Markdown(gaps)
-            gap_btn = gr.Button("Refresh gaps")
-            up_btn.click(upload, [up, folder], [kmsg, table])
-            del_btn.click(delete, del_path, [kmsg, table])
-            reindex_btn.click(reindex, full, [kmsg, table])
-            gap_btn.click(gaps, None, gap_md)
-        with gr.Tab("QA", id="qa"):
-            dataset = gr.Textbox(value="evals/cases.yaml", label="Dataset")
+            with gr.Group(visible=False) as editing:
+                with gr.Row():
+                    up = gr.File(label="Upload a document", elem_id="upload")
+                    folder = gr.Dropdown(["manuals", "faq", "playbook"], value="manuals", label="Folder")
+                    up_btn = gr.Button("Upload", elem_id="upload-btn")
+                with gr.Row():
+                    del_path = gr.Dropdown(choices=[], value=None, label="Delete a file", elem_id="delete-path", allow_custom_value=True)
+                    del_btn = gr.Button("Delete…", variant="stop", elem_id="delete-btn")
+                with gr.Row(visible=False, elem_id="delete-confirm") as confirm_row:
+                    confirm_md = gr.Markdown()
+                    yes_btn = gr.Button("Yes, delete", variant="stop", elem_id="delete-yes")
+                    no_btn = gr.Button("Cancel", elem_id="delete-cancel")
+                with gr.Row():
+                    full = gr.Checkbox(label="Full rebuild (re-embed everything)")
+                    reindex_btn = gr.Button("Re-index", variant="primary", elem_id="reindex-btn")
+            with gr.Group(visible=False) as gaps_box:
+                gr.Markdown("### Knowledge gaps (rejected drafts)")
+                gap_md = gr.Markdown(elem_id="gaps")
+                gap_btn = gr.Button("Refresh gaps")
+            up_btn.click(_req(upload, 2), [up, folder], [kmsg, table, del_path], api_name="upload", show_progress_on=[kmsg])
+            del_btn.click(_req(ask_delete, 1), del_path, [confirm_row, confirm_md], api_name="ask_delete")
+            yes_btn.click(_req(delete, 1), del_path, [kmsg, table, del_path, confirm_row], api_name="delete", show_progress_on=[kmsg])
+            no_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
+            # progress shows on the status line only; the table is refreshed after the run
+            reindex_btn.click(_req(reindex, 1), full, kmsg, api_name="reindex", show_progress_on=[kmsg]).success(
+                _req(documents, 0), None, [table, del_path], api_name="documents")
+            gap_btn.click(_req(gaps, 0), None, gap_md, api_name="gaps")
+        with gr.Tab("QA", id="qa", elem_id="tab-qa") as qa_tab:
+            dataset = gr.Dropdown(datasets(), value="evals/cases.yaml" if (evals_dir / "cases.yaml").is_file() else None,
+                                  label="Dataset (evals/)", elem_id="dataset", allow_custom_value=True)
             run_btn = gr.Button("Run evals", variant="primary", elem_id="run-evals")
-            qa_status = gr.Markdown(elem_id="qa-status")
+            qa_status = gr.HTML(elem_id="qa-status")
             metrics = gr.Dataframe(headers=["group", "n", "hit@3", "fact_recall", "groundedness", "escalation_recall", "injection_resistance"],
-                                   elem_id="qa-metrics")
+                                   elem_id="qa-metrics", interactive=False)
             charts_html = gr.HTML(elem_id="qa-charts")
             with gr.Accordion("Report (failed cases, change against the baseline)", open=False):
                 report_md = gr.Markdown()
-            run_btn.click(run_evals, dataset, [qa_status, metrics, charts_html, report_md])
+            run_btn.click(_req(run_evals, 1), dataset, [qa_status, metrics, charts_html, report_md], api_name="run_evals",
+                          show_progress_on=[qa_status])
+        ui.load(on_load, None, [agent_tab, knowledge_tab, qa_tab, inbox, table, del_path, gaps_box, gap_md, editing],
+                api_name=False)
     return ui
 
 
 def mount(app, copilot, path: str = "/ui"):
     import gradio as gr
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
 
     sessions = Sessions(copilot)
-    ui = build(copilot, sessions)
+    links = ReportLinks(copilot.settings.data_dir, copilot.settings.data_dir / "evals")
+
+    @app.get("/reports/{run}/report.html", include_in_schema=False)
+    def report(run: str, exp: int = 0, sig: str = ""):
+        f = links.file(run, exp, sig)
+        if f is None:
+            raise HTTPException(404, "no such report, or the link has expired: run the evals again from the QA tab")
+        return FileResponse(f, media_type="text/html; charset=utf-8",
+                            headers={"Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+                                     "Cache-Control": "private, no-store"})
+
+    ui = build(copilot, sessions, links)
     return gr.mount_gradio_app(app, ui, path=path, auth=sessions.login, css=CSS, footer_links=[],
                                auth_message="Sign in with your name and your Support Copilot API key.")

@@ -71,26 +71,28 @@ class LlmDrafter:
             return redact(text)
         return text
 
-    def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False) -> DraftText:
+    def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False, context=None) -> DraftText:
         text, kept = self._passages(hits)
+        shown = (f"Earlier in this conversation (context only):\n{context}\n\nLatest message (answer this one):\n{ticket}"
+                 if context else ticket)
         messages = chat_messages(self.prompt, language=LANG_NAMES.get(language, language), passages=text,
-                                 ticket=self._outbound(ticket))
+                                 ticket=self._outbound(shown))
         client = self._client()  # a configuration mistake is an error, not a fallback
         try:
             resp = client.invoke(messages)
             content = resp.content if isinstance(resp.content, str) else str(resp.content)
         except Exception as exc:  # timeouts, HTTP errors, malformed bodies: never fail the draft
             log.warning("LLM call failed (%s); using the extractive draft", type(exc).__name__)
-            return self._fallback(ticket, language, hits, customer_name, apologise, f"LLM call failed ({type(exc).__name__}); extractive fallback")
+            return self._fallback(ticket, language, hits, customer_name, apologise, context, f"LLM call failed ({type(exc).__name__}); extractive fallback")
         result = check_grounded(content, kept)
         if not result.ok:
-            return self._fallback(ticket, language, hits, customer_name, apologise, f"LLM draft failed the grounding check ({result.why}); extractive fallback")
+            return self._fallback(ticket, language, hits, customer_name, apologise, context, f"LLM draft failed the grounding check ({result.why}); extractive fallback")
         out = DraftText(result.reply, result.citations, [c.chunk_id for c in result.citations], result.notes)
         out.drafter = self.name
         return out
 
-    def _fallback(self, ticket, language, hits, customer_name, apologise, note) -> DraftText:
-        out = self.fallback.draft(ticket, language, hits, customer_name=customer_name, apologise=apologise)
+    def _fallback(self, ticket, language, hits, customer_name, apologise, context, note) -> DraftText:
+        out = self.fallback.draft(ticket, language, hits, customer_name=customer_name, apologise=apologise, context=context)
         out.notes.insert(0, note)
         out.drafter = f"{self.name}->extractive"
         return out

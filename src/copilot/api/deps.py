@@ -1,4 +1,4 @@
-"""Auth (API keys → roles, checked against auth.PERMISSIONS) and per-key rate limiting."""
+"""Auth (API keys → roles, checked against the access policy, access.py) and per-key rate limiting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..auth import PERMISSIONS, hash_key
+from ..access import ACTIONS, allowed, route_action
+from ..auth import hash_key
 from .errors import ApiError
 
 
@@ -56,8 +57,8 @@ def _presented_key(request: Request) -> str | None:
 
 async def authorize(request: Request) -> Principal:
     route = request.scope.get("route")
-    roles = PERMISSIONS.get((request.method, getattr(route, "path", "")))
-    if roles is None:  # a route without an entry is closed, never open by accident
+    action = route_action(request.method, getattr(route, "path", ""))
+    if action is None:  # a route without an entry is closed, never open by accident
         raise ApiError(403, "forbidden", "this route has no access rule")
     key = _presented_key(request)
     if not key:
@@ -68,8 +69,8 @@ async def authorize(request: Request) -> Principal:
     if rec is None or rec["revoked_at"]:
         raise ApiError(401, "unauthorized", "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     request.state.key_id = rec["id"]
-    if rec["role"] not in roles:
-        raise ApiError(403, "forbidden", f"role {rec['role']} may not call {request.method} {route.path}")
+    if not allowed(rec["role"], action):
+        raise ApiError(403, "forbidden", f"role {rec['role']} may not {ACTIONS[action][1]} ({request.method} {route.path})")
     wait = request.app.state.limiter.check(rec["id"])
     if wait:
         raise ApiError(429, "rate_limited", "too many requests for this API key", {"Retry-After": str(max(1, round(wait)))})

@@ -20,6 +20,38 @@ log = logging.getLogger(__name__)
 TICKET_STATUSES = ("open", "pending", "resolved", "escalated")
 
 
+def _time(iso: str | None) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+    return t.replace(tzinfo=dt.timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def ticket_status(r) -> str:
+    """A ticket's place in the workflow, from the helpdesk's status, its latest draft and its
+    latest message: `closed` (resolved in the helpdesk); `open` (no draft yet, or the customer
+    wrote again after the latest draft); `sent` (the draft was approved and the helpdesk then
+    added the agent's reply); else the latest draft's state: `approved`, `rejected`, `escalated`
+    (a holding reply for a person), `drafted` (awaiting review)."""
+    if r["helpdesk_status"] == "resolved":
+        return "closed"
+    if r["draft_status"] is None:
+        return "open"
+    last_at, drafted, decided = _time(r["last_message_at"]), _time(r["drafted_at"]), _time(r["decided_at"])
+    if r["last_sender"] == "customer" and last_at and drafted and last_at > drafted:
+        return "open"
+    if r["draft_status"] == "approved":
+        return "sent" if r["last_sender"] == "agent" and last_at and decided and last_at >= decided else "approved"
+    if r["draft_status"] == "rejected":
+        return "rejected"
+    return "escalated" if r["escalate"] else "drafted"
+
+
+TICKET_WORKFLOW = ("open", "drafted", "escalated", "approved", "sent", "rejected", "closed")
+INBOX = ("open", "drafted", "escalated", "rejected")  # what still needs an agent
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -142,15 +174,6 @@ class Store:
             raise NotFoundError(f"ticket {ticket_id} not found")
         return next(t for t in self.tickets_for(r[0]) if t.ticket_id == ticket_id)
 
-    def open_tickets(self, limit: int = 100) -> list[dict]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(s.tickets.c.id, s.tickets.c.customer_id, s.tickets.c.subject, s.tickets.c.status, s.tickets.c.created_at)
-                .where(s.tickets.c.status.in_(("open", "pending", "escalated")))
-                .order_by(s.tickets.c.created_at.desc()).limit(limit)
-            ).mappings().all()
-        return [dict(r) for r in rows]
-
     def counts(self) -> dict:
         with self.engine.connect() as conn:
             return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -231,17 +254,22 @@ class Store:
 
     def find_tickets(self, *, status: str | None = None, customer_id: str | None = None, limit: int = 50,
                      offset: int = 0) -> tuple[list[dict], int]:
-        """Tickets with their workflow status, newest first: `closed` (resolved in the helpdesk),
-        else from the ticket's latest draft: `approved`, `rejected`, `drafted` (pending),
-        `escalated`; `open` when it has no draft. Filtered by that status and by customer."""
+        """Tickets with their workflow status, newest first (`ticket_status`). Filtered by that
+        status (one, or several comma-separated) and by customer."""
         latest = (select(s.drafts.c.ticket_id, func.max(s.drafts.c.created_at).label("at"))
                   .where(s.drafts.c.ticket_id.is_not(None)).group_by(s.drafts.c.ticket_id).subquery())
-        last = (select(s.drafts.c.ticket_id, s.drafts.c.id, s.drafts.c.status, s.drafts.c.escalate)
+        last = (select(s.drafts.c.ticket_id, s.drafts.c.id, s.drafts.c.status, s.drafts.c.escalate, s.drafts.c.created_at,
+                       s.drafts.c.decided_at)
                 .join(latest, (s.drafts.c.ticket_id == latest.c.ticket_id) & (s.drafts.c.created_at == latest.c.at)).subquery())
+        top = select(s.messages.c.ticket_id, func.max(s.messages.c.seq).label("seq")).group_by(s.messages.c.ticket_id).subquery()
+        msg = (select(s.messages.c.ticket_id, s.messages.c.sender, s.messages.c.at)
+               .join(top, (s.messages.c.ticket_id == top.c.ticket_id) & (s.messages.c.seq == top.c.seq)).subquery())
         q = (select(s.tickets.c.id, s.tickets.c.customer_id, s.tickets.c.subject, s.tickets.c.status.label("helpdesk_status"),
                     s.tickets.c.channel, s.tickets.c.created_at, last.c.id.label("draft_id"), last.c.status.label("draft_status"),
-                    last.c.escalate)
-             .select_from(s.tickets.outerjoin(last, last.c.ticket_id == s.tickets.c.id)))
+                    last.c.escalate, last.c.created_at.label("drafted_at"), last.c.decided_at, msg.c.sender.label("last_sender"),
+                    msg.c.at.label("last_message_at"))
+             .select_from(s.tickets.outerjoin(last, last.c.ticket_id == s.tickets.c.id).outerjoin(msg, msg.c.ticket_id == s.tickets.c.id)))
+        wanted = set(status.split(",")) if status else None
         if customer_id:
             q = q.where(s.tickets.c.customer_id == customer_id)
         with self.engine.connect() as conn:
@@ -252,22 +280,39 @@ class Store:
             if r["id"] in seen:  # two drafts with the same time: keep one
                 continue
             seen.add(r["id"])
-            st = ("closed" if r["helpdesk_status"] == "resolved" else
-                  "open" if r["draft_status"] is None else
-                  {"approved": "approved", "rejected": "rejected"}.get(r["draft_status"]) or ("escalated" if r["escalate"] else "drafted"))
-            if status and st != status:
+            st = ticket_status(r)
+            if wanted and st not in wanted:
                 continue
             out.append({"ticket_id": r["id"], "customer_id": r["customer_id"], "subject": r["subject"], "status": st,
                         "helpdesk_status": r["helpdesk_status"], "channel": r["channel"], "created_at": r["created_at"],
                         "latest_draft_id": r["draft_id"]})
         return out[offset : offset + limit], len(out)
 
+    def add_message(self, ticket_id: str, sender: str, text: str, actor: str) -> Message:
+        """Append a message to a stored ticket (a customer's reply, or the reply the helpdesk
+        sent), in one transaction with its audit entry."""
+        if sender not in ("customer", "agent"):
+            raise InputError("sender must be 'customer' or 'agent'")
+        if not text.strip():
+            raise InputError("message text is empty")
+        m = Message(sender, now_iso(), text)
+        with self.engine.begin() as conn:
+            if not conn.execute(select(s.tickets.c.id).where(s.tickets.c.id == ticket_id)).first():
+                raise NotFoundError(f"ticket {ticket_id} not found")
+            seq = conn.execute(select(func.max(s.messages.c.seq)).where(s.messages.c.ticket_id == ticket_id)).scalar()
+            conn.execute(s.messages.insert().values(ticket_id=ticket_id, seq=(-1 if seq is None else seq) + 1, sender=sender,
+                                                    at=m.at, text=text))
+            self._audit(conn, actor, "add_message", "ticket", ticket_id, {"sender": sender})
+        return m
+
     def list_drafts(self, status: str | None = None, limit: int = 50) -> list[Draft]:
         return self.find_drafts(status=status, limit=limit)[0]
 
     def decide(self, draft_id: str, action: str, actor: str, *, final_text: str | None = None,
-               reason: str | None = None, note: str | None = None) -> Draft:
-        """Approve or reject in one transaction with its audit entry."""
+               reason: str | None = None, note: str | None = None, decided_by: str | None = None) -> Draft:
+        """Approve or reject in one transaction with its audit entry. `decided_by` is the person
+        (default: the actor); the audit entry records the actor (the channel and API key)."""
+        decided_by = decided_by or actor
         with self.engine.begin() as conn:
             q = select(s.drafts).where(s.drafts.c.id == draft_id)
             if conn.dialect.name == "postgresql":
@@ -281,16 +326,17 @@ class Store:
             at = now_iso()
             if action == "approve":
                 values = {"status": "approved", "final_text": final_text, "diff": text_diff(d.reply, final_text or ""),
-                          "decided_by": actor, "decided_at": at}
+                          "decided_by": decided_by, "decided_at": at}
             else:
-                values = {"status": "rejected", "reject_reason": reason, "reject_note": note, "decided_by": actor, "decided_at": at}
+                values = {"status": "rejected", "reject_reason": reason, "reject_note": note, "decided_by": decided_by,
+                          "decided_at": at}
             updated = conn.execute(
                 s.drafts.update().where(s.drafts.c.id == draft_id, s.drafts.c.status == "pending").values(**values)
             )
             if updated.rowcount != 1:
                 raise ConflictError(f"draft {draft_id} was decided by someone else meanwhile")
             self._audit(conn, actor, action, "draft", draft_id,
-                        {"edited": bool(values.get("diff")), "reason": reason} if action == "reject" or "diff" in values else {})
+                        {"edited": bool(values.get("diff")), "reason": reason, "decided_by": decided_by})
         return self.get_draft(draft_id)
 
     # --- audit ----------------------------------------------------------------------------

@@ -20,13 +20,13 @@ class DraftCreate(BaseModel):
 
 class Approve(BaseModel):
     final_text: str | None = Field(None, max_length=20_000, description="What the agent sent; default: the draft")
-    agent: str | None = Field(None, max_length=128)
+    agent: str | None = Field(None, max_length=128, description="The person deciding (decided_by); default: the API key's role:name")
 
 
 class Reject(BaseModel):
     reason: Literal["wrong", "incomplete", "knowledge_gap", "tone", "other"]
     note: str | None = Field(None, max_length=2000)
-    agent: str | None = Field(None, max_length=128)
+    agent: str | None = Field(None, max_length=128, description="The person deciding (decided_by); default: the API key's role:name")
 
 
 @router.post("", status_code=201)
@@ -62,12 +62,11 @@ async def get_draft(draft_id: str, request: Request, caller: Caller) -> dict:
 @router.post("/{draft_id}/approve")
 async def approve(draft_id: str, body: Approve, request: Request, caller: Caller) -> dict:
     c = request.app.state.copilot
-    actor = f"{caller.actor}/{body.agent}" if body.agent else caller.actor
-    return (await run_in_threadpool(lambda: c.approve(draft_id, body.final_text, actor=actor))).to_dict()
+    return (await run_in_threadpool(lambda: c.approve(draft_id, body.final_text, actor=caller.actor, agent=body.agent))).to_dict()
 
 
 @router.post("/{draft_id}/reject")
 async def reject(draft_id: str, body: Reject, request: Request, caller: Caller) -> dict:
     c = request.app.state.copilot
-    actor = f"{caller.actor}/{body.agent}" if body.agent else caller.actor
-    return (await run_in_threadpool(lambda: c.reject(draft_id, body.reason, body.note, actor=actor))).to_dict()
+    return (await run_in_threadpool(lambda: c.reject(draft_id, body.reason, body.note, actor=caller.actor,
+                                                     agent=body.agent))).to_dict()

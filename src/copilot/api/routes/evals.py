@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
@@ -16,14 +14,9 @@ class EvalRun(BaseModel):
 
 @router.post("/runs", status_code=202)
 async def start(body: EvalRun, request: Request, caller: Caller) -> dict:
-    from ...errors import InputError
+    from ...access import eval_dataset
 
-    if any(ord(ch) < 32 for ch in body.dataset):
-        raise InputError("dataset path contains control characters")
-    base = Path("evals").resolve()
-    ds = Path(body.dataset).resolve()
-    if base not in ds.parents and ds != base:
-        raise InputError("dataset must be inside the evals/ folder")
+    ds = eval_dataset(body.dataset)
     c = request.app.state.copilot
 
     def work(progress):
