@@ -67,6 +67,7 @@ PANEL: dict[str, str] = {
     "reject": "decide",
     "documents": "list_documents",
     "upload": "edit_knowledge",
+    "ask_delete": "edit_knowledge",
     "delete": "edit_knowledge",
     "reindex": "reindex",
     "gaps": "knowledge_gaps",

@@ -144,7 +144,13 @@ def _print(args, data: dict, human: str) -> None:
 
 
 def _cmd_index(args, copilot) -> int:
-    report = copilot.index(args.source, full=args.full)
+    from .progress import Bar
+
+    bar = Bar()
+    try:
+        report = copilot.index(args.source, full=args.full, progress=bar.index)
+    finally:
+        bar.close()
     d = report.to_dict()
     lines = [
         f"indexed {d['chunks']} chunks in {d['seconds']}s (version {d['version']})",
@@ -183,8 +189,14 @@ def _cmd_eval(args, copilot) -> int:
         if args.thresholds or args.baseline:
             raise InputError("--thresholds and --baseline apply to one --dataset; each suite has its own files")
         return _cmd_eval_all(args, copilot)
-    result = copilot.run_eval(args.dataset, args.out, thresholds=args.thresholds, baseline=args.baseline,
-                              update_baseline=args.update_baseline)
+    from .progress import Bar
+
+    bar = Bar()
+    try:
+        result = copilot.run_eval(args.dataset, args.out, thresholds=args.thresholds, baseline=args.baseline,
+                                  update_baseline=args.update_baseline, progress=bar.cases(Path(args.dataset).as_posix()))
+    finally:
+        bar.close()
     m = result["metrics"]
     data = {"metrics": m, "passed": result["passed"], "report": result["report"], "gate_failures": result["gate_failures"]}
     human = [f"{len(result.get('cases', []))} cases · {result['judge']}", *_metric_lines(m["overall"])]
@@ -203,7 +215,13 @@ def _metric_lines(o: dict) -> list[str]:
 
 
 def _cmd_eval_all(args, copilot) -> int:
-    result = copilot.run_eval_all(Path("evals"), args.out, update_baseline=args.update_baseline)
+    from .progress import Bar
+
+    bar = Bar()
+    try:
+        result = copilot.run_eval_all(Path("evals"), args.out, update_baseline=args.update_baseline, progress=bar.cases)
+    finally:
+        bar.close()
     data = {k: result[k] for k in ("metrics", "passed", "report", "gate_failures", "suites", "skipped")}
     if "cold" in result:
         data["cold"] = result["cold"]

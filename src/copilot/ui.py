@@ -236,7 +236,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
         return (f"Uploaded {res['path']} ({res['documents']} documents). Re-index to make it searchable.",
                 docs_rows(), gr.update(choices=on_disk()))
 
-    @guarded(sessions, "delete")
+    @guarded(sessions, "ask_delete")
     def ask_delete(rel, user):
         if not rel:
             raise _error("choose a file to delete")
@@ -362,7 +362,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
             draft_btn.click(_req(make_draft, 4), [ticket_text, customer, ticket_id, context],
                             [draft_id, reply, cites, banner, summary, decision], api_name="draft", show_progress_on=[banner])
             approve_btn.click(_req(approve, 2), [draft_id, reply], decision, api_name="approve").success(
-                _req(refresh_inbox, 0), None, inbox, api_name=False)
+                _req(refresh_inbox, 0), None, inbox, api_visibility="private")
             reject_btn.click(_req(reject, 3), [draft_id, reason, note], decision, api_name="reject")
         with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge") as knowledge_tab:
             table = gr.Dataframe(headers=["path", "documents", "chunks", "indexed", "on disk"], elem_id="docs", interactive=False)
@@ -389,7 +389,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
             up_btn.click(_req(upload, 2), [up, folder], [kmsg, table, del_path], api_name="upload", show_progress_on=[kmsg])
             del_btn.click(_req(ask_delete, 1), del_path, [confirm_row, confirm_md], api_name="ask_delete")
             yes_btn.click(_req(delete, 1), del_path, [kmsg, table, del_path, confirm_row], api_name="delete", show_progress_on=[kmsg])
-            no_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
+            no_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
             # progress shows on the status line only; the table is refreshed after the run
             reindex_btn.click(_req(reindex, 1), full, kmsg, api_name="reindex", show_progress_on=[kmsg]).success(
                 _req(documents, 0), None, [table, del_path], api_name="documents")
@@ -407,7 +407,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
             run_btn.click(_req(run_evals, 1), dataset, [qa_status, metrics, charts_html, report_md], api_name="run_evals",
                           show_progress_on=[qa_status])
         ui.load(on_load, None, [agent_tab, knowledge_tab, qa_tab, inbox, table, del_path, gaps_box, gap_md, editing],
-                api_name=False)
+                api_visibility="private")
     return ui
 
 

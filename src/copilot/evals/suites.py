@@ -43,9 +43,11 @@ def suite_copilot(copilot, suite: Suite):
 
 
 def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baseline: bool = False, progress=None) -> dict:
+    """`progress(suite name)` gives each suite's (done, total) callback."""
     out = Path(out) if out else copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
     suites: dict[str, dict] = {}
-    sample = copilot.run_eval(evals_dir / "cases.yaml", out / "sample", update_baseline=update_baseline, progress=progress)
+    sample = copilot.run_eval(evals_dir / "cases.yaml", out / "sample", update_baseline=update_baseline,
+                              progress=progress("sample") if progress else None)
     suites["sample"] = sample
     cold_rows: list[dict] = []
     skipped: dict[str, str] = {}
@@ -57,7 +59,7 @@ def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baselin
             log.warning("eval suite %s skipped: its knowledge folder is not here", suite.name)
             continue
         # a suite's own thresholds and baseline (if any) stay as they are: the pooled cold gate is the one recorded
-        res = copilot.run_eval(path, out / suite.name, progress=progress)
+        res = copilot.run_eval(path, out / suite.name, progress=progress(suite.name) if progress else None)
         suites[suite.name] = res
         if suite.knowledge.is_relative_to(cold_dir.resolve()):  # outside the repo: reported, not pooled
             cold_rows += [{**r, "suite": suite.name} for r in res["cases"]]
