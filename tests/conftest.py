@@ -43,7 +43,7 @@ SMALL_FAQ = textwrap.dedent(
     """\
     id,question,answer,tags,lang,url
     s-001,パスワードを忘れた場合,ログイン画面の「パスワードをお忘れの方」から再設定メールを送信してください。,account,ja,
-    s-002,送料はいくらですか,送料は全国一律660円です。5,500円以上のご注文は無料です。,shipping,ja,
+    s-002,送料はいくらですか,"送料は全国一律660円です。5,500円以上のご注文は無料です。",shipping,ja,
     s-003,How do I cancel my subscription?,Open Settings > Plan and tap Cancel. You keep access until the end of the period.,billing,en,
     """
 )

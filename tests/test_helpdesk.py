@@ -103,6 +103,25 @@ def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(tmp_path,
             assert api.get("/v1/drafts", params={"status": "pending", "ticket_id": ticket}).json()["total"] == 0
             assert ticket in [x["ticket_id"] for x in api.get("/v1/tickets", params={"status": "approved"}).json()["items"]]
             assert ticket not in [x["ticket_id"] for x in api.get("/v1/tickets", params={"status": "drafted"}).json()["items"]]
+            assert a.json()["decided_by"] == "sato"  # the person; the key is in the audit log
+
+            def status_of(t):
+                return next(x["status"] for x in api.get("/v1/tickets", params={"customer_id": "C-1001", "limit": 200}).json()["items"]
+                            if x["ticket_id"] == t)
+
+            # the helpdesk sends the approved reply and records it; the customer writes again
+            sent = api.post(f"/v1/tickets/{ticket}/messages", json={"sender": "agent", "text": a.json()["final_text"]})
+            assert sent.status_code == 201 and status_of(ticket) == "sent"
+            again = api.post(f"/v1/tickets/{ticket}/messages", json={"sender": "customer", "text": "無料になる条件はありますか？"})
+            assert again.status_code == 201 and status_of(ticket) == "open"
+            follow = api.post(f"/v1/tickets/{ticket}/drafts", json={})
+            assert follow.status_code == 201, follow.text
+            f = follow.json()
+            assert f["ticket_id"] == ticket and f["ticket_text"] == "無料になる条件はありますか？" and "5,500円" in f["reply"]
+            hook.wait_for("draft.ready", f["draft_id"])
+            assert status_of(ticket) == "drafted"
+            assert api.post("/v1/tickets/T-missing/drafts", json={}).status_code == 404
+            assert api.post(f"/v1/tickets/{ticket}/messages", json={"sender": "bot", "text": "x"}).status_code == 422
 
             everyone = api.get("/v1/customers").json()
             assert "C-1001" in [c["customer_id"] for c in everyone["items"]] and everyone["total"] >= 2

@@ -65,6 +65,13 @@ def test_faq_row_without_answer_is_reported_and_the_rest_kept(tmp_path):
     assert len(issues) == 1 and issues[0].path == "faq/a.csv:row 3" and "no answer" in issues[0].reason
 
 
+def test_faq_csv_row_cut_apart_by_an_unquoted_comma_is_reported_not_truncated(tmp_path):
+    csv = 'id,question,answer,tags\nq1,送料は？,660円です。5,500円以上は無料です。,shipping\nq2,保証期間は？,"1年間です。5,000円の延長保証もあります。",\n'
+    docs, issues = _load(tmp_path, "faq/a.csv", csv)
+    assert [d.doc_id for d in docs] == ["q2"] and "5,000円" in docs[0].sections[0].text
+    assert len(issues) == 1 and issues[0].path == "faq/a.csv:row 2" and "double quotes" in issues[0].reason
+
+
 def test_faq_csv_without_required_columns(tmp_path):
     with pytest.raises(DocumentError, match="'question' and 'answer'"):
         _load(tmp_path, "faq/a.csv", "title,body\nx,y\n")

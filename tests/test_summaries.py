@@ -58,6 +58,21 @@ def test_summary_content(store):
     assert any("電池" in x["text"] for x in s["tried"])
 
 
+def test_already_tried_is_what_the_customer_did_not_what_the_agents_said(store):
+    for cust in store.list_customers():
+        tickets = store.tickets_for(cust.customer_id)
+        customer_text = " ".join(m.text for t in tickets for m in t.messages if m.sender == "customer")
+        for x in summarize(cust, tickets)["tried"]:
+            said = x["text"].rsplit(" [", 1)[0].rstrip("…")
+            assert said[:30] in customer_text, (cust.customer_id, x)
+    t = Ticket("T-1", "C-1", "hub offline", "open", "email", "2026-01-01T00:00:00+00:00", [], [
+        Message("customer", "2026-01-01T00:00:00+00:00", "The hub is offline. I restarted the router twice."),
+        Message("agent", "2026-01-01T00:05:00+00:00", "We have reset your account and checked the logs."),
+    ])
+    s = summarize(Customer("C-1", "Ann", None, None, "en", "basic", [], "2026-01-01"), [t])
+    assert [x["text"] for x in s["tried"]] == ["I restarted the router twice. [T-1]"]
+
+
 def test_angry_customer_shows_in_the_trend(store):
     s = summarize(store.get_customer("C-1002"), store.tickets_for("C-1002"))
     assert "angry" in s["sentiment_trend"]

@@ -176,6 +176,11 @@ def load_faq_csv(text: str, rel: str, issues: list[LoadIssue]) -> list[Document]
     def rows():
         try:
             for row in reader:
+                if row.get(None):  # more fields than the header: an unquoted comma cut the row apart
+                    issues.append(LoadIssue(f"{rel}:row {reader.line_num}", (
+                        f"{len(header) + len(row[None])} fields but the header has {len(header)}: put a field that "
+                        "contains a comma in double quotes; row skipped")))
+                    continue
                 clean = {(k or "").strip().lower(): (v or "") for k, v in row.items() if k is not None}
                 if not any(str(v).strip() for v in clean.values()):
                     continue

@@ -53,7 +53,7 @@ INBOX = ("open", "drafted", "escalated", "rejected")  # what still needs an agen
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")  # orders a draft and the next message
 
 
 def _j(v) -> str:
