@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# every optional part, as measured together in requirements.lock (pyproject.toml names each)
+EXTRAS ?= ui,llm,st,postgres,bench,dev
 
 .PHONY: sysdeps install run index samples serve test reliability audit eval bench clean examples
 
@@ -14,9 +16,9 @@ $(PY):
 
 # torch first: on these machines pip takes the CPU wheel from disk for this exact pin;
 # any other spec would pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml requirements.lock | $(PY)
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -c requirements.lock -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)

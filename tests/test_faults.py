@@ -109,7 +109,7 @@ def test_canary_failure_is_index_unavailable(counting_copilot):
     cannot find its own chunk and it must refuse to serve."""
     import numpy as np
 
-    from copilot.knowledge.indexer import canary_check
+    from copilot.knowledge.versions import canary_check
 
     c = counting_copilot
     c.index()

@@ -20,6 +20,8 @@ from pathlib import Path  # noqa: E402
 
 from pydantic import ValidationError  # noqa: E402
 
+from .access import ROLES  # noqa: E402
+from .domain import DRAFT_STATUSES, REJECT_REASONS  # noqa: E402
 from .errors import CopilotError, InputError, UserError  # noqa: E402
 
 log = logging.getLogger("copilot")
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     drafts = sub.add_parser("drafts", parents=[common], help="list, show, approve or reject drafts")
     dsub = drafts.add_subparsers(dest="drafts_command", required=True, parser_class=_Parser)
     p = dsub.add_parser("list", parents=[common])
-    p.add_argument("--status", choices=["pending", "approved", "rejected"])
+    p.add_argument("--status", choices=DRAFT_STATUSES)
     p.add_argument("--limit", type=int, default=50)
     p = dsub.add_parser("show", parents=[common])
     p.add_argument("draft_id")
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", default=os.environ.get("USER", "agent"), help="who decided")
     p = dsub.add_parser("reject", parents=[common])
     p.add_argument("draft_id")
-    p.add_argument("--reason", required=True, choices=["wrong", "incomplete", "knowledge_gap", "tone", "other"])
+    p.add_argument("--reason", required=True, choices=REJECT_REASONS)
     p.add_argument("--note", help="what was wrong, for the knowledge editors")
     p.add_argument("--agent", default=os.environ.get("USER", "agent"))
     p = dsub.add_parser("export", parents=[common], help="approved edits as eval cases + knowledge-gap report")
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", parents=[common], help="API keys for the REST API (stored hashed)")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     p = ksub.add_parser("create", parents=[common], help="create a key; it is printed once")
-    p.add_argument("--role", required=True, choices=["agent", "helpdesk", "editor", "qa", "admin"])
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--name", required=True, help="who or what uses it")
     ksub.add_parser("list", parents=[common])
     p = ksub.add_parser("revoke", parents=[common])

@@ -23,12 +23,13 @@ import math
 from dataclasses import dataclass
 
 from .domain import Hit
+from .specs import E5, USE
 
 FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
 MODEL = ((1.3464, 5.3091, 3.332, 3.3876, 1.5658, 2.0237), -7.8658, 0.3)
-# model families (adapters.embedders.family_of): either engine of multilingual-e5-small, and USE
-DEFAULT_PAIR = ("e5", "use-multilingual")
+# model families (specs.family_of): either engine of multilingual-e5-small, and USE
+DEFAULT_PAIR = (E5, USE)
 COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
 
 

@@ -158,8 +158,14 @@ class IndexReport:
 
 # --- drafts, customers, decisions -------------------------------------------------------
 
+# the enumerations and limits every surface uses (API models, CLI choices, panel, store)
 DRAFT_STATUSES = ("pending", "approved", "rejected")
 REJECT_REASONS = ("wrong", "incomplete", "knowledge_gap", "tone", "other")
+HELPDESK_STATUSES = ("open", "pending", "resolved", "escalated")  # a ticket's status in the helpdesk
+TICKET_WORKFLOW = ("open", "drafted", "escalated", "approved", "sent", "rejected", "closed")  # store.repo.ticket_status
+INBOX = ("open", "drafted", "escalated", "rejected")  # the workflow states that still need an agent
+SENDERS = ("customer", "agent")
+MAX_TEXT_CHARS = 20_000  # a ticket, a message or a final reply sent to the API (COPILOT_MAX_TICKET_CHARS may lower it)
 
 
 @dataclass

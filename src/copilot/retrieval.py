@@ -19,16 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .adapters.bm25 import Bm25Index
-from .adapters.chroma import ChromaVectorIndex, ExactVectorIndex
-from .adapters.embedders import family_of
 from .analysis import detect_language, lexical_tokens, normalize
 from .domain import Chunk, Hit
 from .errors import IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.glossary import Glossary
-from .knowledge.indexer import STATED_DIR, canary_check
-from .knowledge.versions import EXACT_MAX, Layout
+from .knowledge.versions import EXACT_MAX, STATED_DIR, Layout, canary_check
+from .ports import IndexBackends, VectorIndex
+from .specs import E5, USE, family_of
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +36,8 @@ RRF_K = 20
 # lexical matching is weaker than the embedders' agreement on casual Japanese, and for English
 # questions the glossary's Japanese terms ("xlang") are what reaches Japanese articles.
 WEIGHTS: dict[str, dict[str, float]] = {
-    "ja": {"lexical": 0.5, "e5": 1.0, "use-multilingual": 1.0},
-    "en": {"lexical": 0.35, "e5": 1.0, "use-multilingual": 1.0, "xlang": 1.0},
+    "ja": {"lexical": 0.5, E5: 1.0, USE: 1.0},
+    "en": {"lexical": 0.35, E5: 1.0, USE: 1.0, "xlang": 1.0},
 }
 EXACT_CODE = re.compile(r"\b[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]?\b")
 EXACT_BOOST = 2.0
@@ -87,8 +85,6 @@ class Filters:
         return not (self.lang or self.sources or self.tags or self.doc_types)
 
 
-FUSION = "rrf"
-IMPUTE = True
 
 
 def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
@@ -97,7 +93,6 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
     rrf: sum of w / (RRF_K + rank). A chunk that a ranking did not return counts as ranked
     just below that ranking's last entry, so one retriever's silence (typical for lexical
     matching on casual or kana-only Japanese) does not outweigh the others' agreement.
-    zscore: sum of w * standardised score within each ranking.
     """
     fused: dict[str, float] = {}
     ranks: dict[str, dict[str, int]] = {}
@@ -106,21 +101,11 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
         if not lst:
             continue
         w = weights.get(rname.split(":", 1)[-1], 1.0)  # "dense:e5" -> "e5"
-        if FUSION == "zscore":
-            sc = np.asarray([x[1] for x in lst], dtype=np.float64)
-            z = (sc - sc.mean()) / (sc.std() + 1e-9) if len(sc) > 1 else np.ones(1)
-            floor = float(z.min()) - 0.5
-            for (cid, _), zz in zip(lst, z):
-                fused[cid] = fused.get(cid, 0.0) + w * float(zz)
-            for cid in union - {c for c, _ in lst}:
-                fused[cid] = fused.get(cid, 0.0) + w * floor
-        else:
-            for r, (cid, _) in enumerate(lst, 1):
-                fused[cid] = fused.get(cid, 0.0) + w / (RRF_K + r)
-            if IMPUTE:
-                missing = 1.0 / (RRF_K + len(lst) + 1)
-                for cid in union - {c for c, _ in lst}:
-                    fused[cid] = fused.get(cid, 0.0) + w * missing
+        for r, (cid, _) in enumerate(lst, 1):
+            fused[cid] = fused.get(cid, 0.0) + w / (RRF_K + r)
+        missing = 1.0 / (RRF_K + len(lst) + 1)
+        for cid in union - {c for c, _ in lst}:
+            fused[cid] = fused.get(cid, 0.0) + w * missing
         for r, (cid, _) in enumerate(lst, 1):
             ranks.setdefault(cid, {})[rname] = r
     for cid in union:
@@ -131,13 +116,13 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
 class Snapshot:
     """Everything needed to answer searches from one index version."""
 
-    def __init__(self, layout: Layout, catalog: Catalog, client, version: str) -> None:
+    def __init__(self, layout: Layout, catalog: Catalog, store, version: str, backends: IndexBackends) -> None:
         manifest = layout.read_manifest(version)
         if manifest is None:
             raise IndexUnavailable("no index yet: run `copilot index`")
         self.version = version
         self.manifest = manifest
-        self.lexical = Bm25Index.load(layout.version_dir(version) / "lexical")
+        self.lexical = backends.load_lexical(layout.version_dir(version) / "lexical")
         rows = catalog.get_chunks(self.lexical.ids, tokens=False)
         missing = [i for i in self.lexical.ids if i not in rows]
         if missing:
@@ -155,16 +140,16 @@ class Snapshot:
         self.ja_mask = np.fromiter((self.chunks[i].lang == "ja" for i in self.lexical.ids), dtype=bool, count=len(self.lexical.ids))
         # what the knowledge states, without phrasings (the same index when there are none)
         sdir = layout.version_dir(version) / STATED_DIR
-        self.stated = Bm25Index.load(sdir) if sdir.exists() else self.lexical
+        self.stated = backends.load_lexical(sdir) if sdir.exists() else self.lexical
         self._masks: dict[tuple, np.ndarray] = {}
-        self._client = client  # a callable: the vector store is opened only if this version needs it
-        self._collections: dict[str, ChromaVectorIndex] | None = None
+        self._store = store  # a callable: the vector store is opened only if this version needs it
+        self._collections: dict[str, VectorIndex] | None = None
         self._slack_counts: dict[str, int] | None = None
         # a version of up to EXACT_MAX chunks is searched in memory, exactly: from the vector
         # files published with it (shared read-only mappings across worker processes), or,
         # for a version written before those files existed, from the store; above the limit
         # Chroma's HNSW index answers
-        self.exact: dict[str, ExactVectorIndex] = {}
+        self.exact: dict = {}  # embedder -> ports.ExactIndex
         files = manifest.get("vectors") or {}
         vdir = layout.version_dir(version)
         if files and all((vdir / f).exists() for f in files.values()):
@@ -173,9 +158,9 @@ class Snapshot:
                 if matrix.shape[0] != len(self.lexical.ids):
                     raise IndexUnavailable(f"index version {version}: {rel} holds {matrix.shape[0]} vectors for "
                                            f"{len(self.lexical.ids)} chunks; run `copilot index --full`")
-                self.exact[name] = ExactVectorIndex(self.lexical.ids, matrix)
+                self.exact[name] = backends.exact(self.lexical.ids, matrix)
         elif len(self.lexical.ids) <= EXACT_MAX:
-            self.exact = {name: ExactVectorIndex(self.lexical.ids, col.matrix(self.lexical.ids))
+            self.exact = {name: backends.exact(self.lexical.ids, col.matrix(self.lexical.ids))
                           for name, col in self.collections.items()}
 
     @property
@@ -183,15 +168,17 @@ class Snapshot:
         return list(self.manifest["embedders"])
 
     @property
-    def collections(self) -> dict[str, ChromaVectorIndex]:
+    def collections(self) -> dict[str, VectorIndex]:
         """The version's vector-store collections, opened on first use."""
         if self._collections is None:
-            client = self._client() if callable(self._client) else self._client
-            self._collections = {name: ChromaVectorIndex(client, e["collection"]) for name, e in self.manifest["embedders"].items()}
+            store = self._store() if callable(self._store) else self._store
+            self._collections = {name: store.collection(e["collection"]) for name, e in self.manifest["embedders"].items()}
         return self._collections
 
     @property
-    def _slack(self) -> dict[str, int]:
+    def slack(self) -> dict[str, int]:
+        """Per collection, how many vectors it holds beyond this version's chunks (retired ones
+        not yet collected): a store query asks for that many more."""
         if self._slack_counts is None:
             self._slack_counts = {name: max(0, col.count() - len(self.active)) for name, col in self.collections.items()}
         return self._slack_counts
@@ -214,9 +201,9 @@ class Snapshot:
         words there were. A ticket about things the knowledge base never mentions scores low.
         Phrasings do not count: they are how customers ask, not what the knowledge says."""
         toks = set(lexical_tokens(text))
-        if not toks or self.stated._model is None:
+        vocab = self.stated.vocabulary()
+        if not toks or not vocab:
             return 0.0, len(toks)
-        vocab = self.stated._model.vocab_dict
         return sum(t in vocab for t in toks) / len(toks), len(toks)
 
     def language_share(self, lang: str) -> float:
@@ -252,10 +239,11 @@ class Retriever:
 
     RETRY_S = 2.0  # a version that failed to load is tried again after this long
 
-    def __init__(self, layout: Layout, catalog: Catalog, client, embedders: dict) -> None:
+    def __init__(self, layout: Layout, catalog: Catalog, store, embedders: dict, backends: IndexBackends) -> None:
         self.layout = layout
         self.catalog = catalog
-        self.client = client  # the vector store client, or a callable that opens it
+        self.store = store  # the vector store (ports.VectorStore), or a callable that opens it
+        self.backends = backends
         self.embedders = embedders  # name -> embedder
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
@@ -287,7 +275,7 @@ class Retriever:
                 return snap  # keep serving the previous version; not retried on every request
             try:
                 try:
-                    new = Snapshot(self.layout, self.catalog, self.client, version)
+                    new = Snapshot(self.layout, self.catalog, self.store, version, self.backends)
                 except (OSError, ValueError, KeyError) as exc:  # a missing or damaged file of the version
                     raise IndexUnavailable(f"index version {version} cannot be loaded ({type(exc).__name__}: {exc}); "
                                            "run `copilot index --full`") from exc
@@ -380,7 +368,7 @@ class Retriever:
             if exact is not None:
                 ranked = exact.query(vec, pool, mask=fmask)
             else:
-                n = (pool * (4 if post else 1)) + snap._slack.get(name, 0)
+                n = (pool * (4 if post else 1)) + snap.slack.get(name, 0)
                 ranked = [(cid, sc) for cid, sc in snap.collections[name].query(vec, n, where=where) if cid in snap.active and filters.accepts(snap.chunks[cid])]
             key = f"dense:{family_of(emb)}"  # signals and weights follow the model, not the engine
             rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]

@@ -12,7 +12,7 @@ import uuid
 from functools import cached_property
 from pathlib import Path
 
-from .adapters.embedders import family_of
+from .specs import family_of, llm_spec
 from .config import Settings
 from .domain import Draft, Hit, IndexReport, Ticket
 from .errors import ConfigError, CopilotError, IndexUnavailable, InputError
@@ -53,6 +53,21 @@ class Copilot:
         self._store_seen = self.layout.current_version()
         return make_client(self.layout.chroma, self.settings.chroma_url)
 
+    def vector_store(self):
+        """The vector store port over the (lazily opened) Chroma client."""
+        from .adapters.chroma import ChromaStore
+
+        return ChromaStore(self.chroma)
+
+    @cached_property
+    def backends(self):
+        """The index adapters retrieval and the indexer are built with (ports.IndexBackends)."""
+        from .adapters.bm25 import Bm25Index
+        from .adapters.chroma import ExactVectorIndex
+        from .ports import IndexBackends
+
+        return IndexBackends(build_lexical=Bm25Index.build, load_lexical=Bm25Index.load, exact=ExactVectorIndex)
+
     def _refresh_store(self) -> None:
         """Before a serving process re-indexes: if another process (`copilot index`) published
         since this one opened the embedded store, reopen it. Chroma's embedded client keeps its
@@ -82,7 +97,7 @@ class Copilot:
     def retriever(self) -> Retriever:
         # the vector store is opened only when a version needs it: a serving process searches
         # the vectors published with each version and never reads a store another process writes
-        r = Retriever(self.layout, self.catalog, lambda: self.chroma, {e.name: e for e in self.embedders})
+        r = Retriever(self.layout, self.catalog, self.vector_store, {e.name: e for e in self.embedders}, self.backends)
         if self.cluster is not None:
             r.sync = self.cluster.sync  # the follower pulls what another host published
         return r
@@ -120,9 +135,10 @@ class Copilot:
             indexer = Indexer(
                 self.layout,
                 self.catalog,
-                self.chroma,
+                self.vector_store(),
                 self.embedders,
                 Splitter(s.chunk_tokens, s.chunk_overlap, s.token_encoding),
+                self.backends,
                 embed_batch=s.embed_batch,
                 pause_before_publish=s.debug_pause_before_publish,
                 link_hosts=s.allowed_link_hosts(),
@@ -231,15 +247,12 @@ class Copilot:
     def drafter(self):
         from .drafting import ExtractiveDrafter
 
-        spec = self.settings.llm.strip()
         extractive = ExtractiveDrafter(self.embedders, self.prompt("extractive_reply"), brand=self.settings.brand_for)
-        if spec == "extractive":
+        if llm_spec(self.settings.llm) is None:
             return extractive
-        if spec.startswith("openai:"):
-            from .adapters.llm import LlmDrafter
+        from .adapters.llm import LlmDrafter
 
-            return LlmDrafter(self.settings, self.prompt("draft_reply"), fallback=extractive)
-        raise ConfigError(f"unknown drafter {spec!r}: use 'extractive' or 'openai:MODEL'")
+        return LlmDrafter(self.settings, self.prompt("draft_reply"), fallback=extractive)
 
     def gather(self, text: str, k: int | None = None, context: str | None = None):
         """What a draft is made from: (the text to answer, its language, the ranked hits, the
@@ -391,7 +404,7 @@ class Copilot:
     def inbox(self, limit: int = 200) -> list[dict]:
         """Tickets that still need an agent (open, drafted, escalated, rejected), newest first;
         an approved, sent or closed ticket has left it."""
-        from .store.repo import INBOX
+        from .domain import INBOX
 
         return self.store.find_tickets(status=",".join(INBOX), limit=limit)[0]
 
@@ -483,7 +496,7 @@ class Copilot:
         customer = self.store.get_customer(customer_id)
         tickets = self.store.tickets_for(customer_id)
         out = summarize(customer, tickets)
-        if self.settings.llm.strip().startswith("openai:") and tickets:
+        if llm_spec(self.settings.llm) is not None and tickets:
             from .adapters.llm import LlmSummarizer
 
             text, note = LlmSummarizer(self.drafter, self.prompt("summarize_customer")).overview(customer, tickets)

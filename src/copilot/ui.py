@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from . import access
+from .domain import REJECT_REASONS
 
 log = logging.getLogger(__name__)
 
-REJECT_REASONS = ["wrong", "incomplete", "knowledge_gap", "tone", "other"]
 REPORT_LINK_TTL_S = 3600
 
 
@@ -361,7 +361,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
                         gr.Markdown("Approving records the reply as final; your helpdesk sends it. Nothing is sent from here.")
                         with gr.Row():
                             approve_btn = gr.Button("Approve", variant="primary", elem_id="approve-btn")
-                            reason = gr.Dropdown(REJECT_REASONS, value=None, label="Reject reason (required)", elem_id="reject-reason")
+                            reason = gr.Dropdown(list(REJECT_REASONS), value=None, label="Reject reason (required)", elem_id="reject-reason")
                             note = gr.Textbox(label="Note", elem_id="reject-note")
                             reject_btn = gr.Button("Reject", variant="stop", elem_id="reject-btn")
                         decision = gr.Markdown(elem_id="decision")
@@ -427,6 +427,12 @@ def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Pat
 
 
 def mount(app, copilot, path: str = "/ui"):
+    import importlib.util
+
+    from .errors import ConfigError
+
+    if importlib.util.find_spec("gradio") is None:
+        raise ConfigError("the agent panel needs the 'ui' extra: pip install 'support-copilot[ui]', or serve with --no-ui")
     import gradio as gr
     from fastapi import HTTPException
     from fastapi.responses import FileResponse

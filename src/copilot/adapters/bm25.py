@@ -44,6 +44,10 @@ class Bm25Index:
         model = bm25s.BM25.load(str(directory / "bm25")) if ids else None
         return cls(ids, model)
 
+    def vocabulary(self):
+        """The indexed terms (a mapping: `in` is what callers use)."""
+        return self._model.vocab_dict if self._model is not None else {}
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         if self._model is None or not query_tokens:
             return np.zeros(len(self.ids), dtype=np.float32)

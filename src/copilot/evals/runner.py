@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from ..drafting import answerable_text
+from ..specs import llm_spec
 from .dataset import Case
 from .metrics import (
     aggregate,
@@ -87,10 +88,8 @@ def _why_failed(r: dict, case: Case) -> list[str]:
 
 def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] | None = None, judge: bool | None = None) -> dict:
     """judge: None = use the LLM judge when an LLM is configured; False = never."""
-    from tqdm import tqdm
-
     llm_judge = None
-    if judge is not False and copilot.settings.llm.strip().startswith("openai:"):
+    if judge is not False and llm_spec(copilot.settings.llm) is not None:
         from .judge import LlmJudge
 
         llm_judge = LlmJudge(copilot)
@@ -98,15 +97,10 @@ def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] |
     doc_of = {cid: c.doc_id for cid, c in snap.chunks.items()}
     known_text = "\n".join(c.text for c in snap.chunks.values())
     rows = []
-    bar = tqdm(total=len(cases), desc="eval", unit="case", file=sys.stderr, disable=None)
-    try:
-        for i, case in enumerate(cases, 1):
-            rows.append(run_case(copilot, case, doc_of, known_text, llm_judge))
-            bar.update(1)
-            if progress:
-                progress(i, len(cases))
-    finally:
-        bar.close()
+    for i, case in enumerate(cases, 1):
+        rows.append(run_case(copilot, case, doc_of, known_text, llm_judge))
+        if progress:
+            progress(i, len(cases))
     metrics = {"overall": aggregate(rows), **grouped(rows)}
     return {"metrics": metrics, "cases": rows, "index_version": snap.version,
             "drafter": getattr(copilot.drafter, "name", "extractive"),

@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..adapters.bm25 import Bm25Index
-from ..adapters.chroma import ChromaVectorIndex, collection_name
 from ..analysis import lexical_tokens
 from ..domain import Chunk, Document, IndexReport, LoadIssue, content_hash
 from ..errors import IndexUnavailable, IndexWriteError, InputError
@@ -35,14 +33,13 @@ from .catalog import Catalog, text_key
 from .glossary import Glossary
 from .loaders import load_directory
 from .splitter import Splitter
-from .versions import EXACT_MAX, Layout, write_json_atomic
+from ..ports import IndexBackends, VectorStore
+from .versions import EXACT_MAX, STATED_DIR, Layout, canary_check, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 MANIFEST_FORMAT = 1
-# beside "lexical": BM25 over the same chunks without their phrasings (only when some chunk has them)
-STATED_DIR = "stated"
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
@@ -52,21 +49,9 @@ def _chroma_meta(c: Chunk) -> dict:
     return {"doc_id": c.doc_id, "source": c.source, "lang": c.lang, "doc_type": c.doc_type}
 
 
-def canary_check(col: ChromaVectorIndex, chunk_id: str, vector: np.ndarray, allowed: set[str]) -> None:
-    """The canary chunk's own vector must find the canary first. A truncated HNSW file gives no
-    error, only bad recall, so this is how damage is noticed."""
-    extra = max(0, col.count() - len(allowed))
-    hits = [i for i, _ in col.query(vector, 5 + extra) if i in allowed]
-    if not hits or hits[0] != chunk_id:
-        raise IndexUnavailable(
-            f"canary query failed on collection {col.name}: expected {chunk_id} first, got {hits[:3]}; "
-            "the vector index is damaged: run `copilot index --full`"
-        )
-
-
 class Indexer:
-    def __init__(self, layout: Layout, catalog: Catalog, client, embedders: list, splitter: Splitter,
-                 *, embed_batch: int = 32, pause_before_publish: float = 0.0,
+    def __init__(self, layout: Layout, catalog: Catalog, store: VectorStore, embedders: list, splitter: Splitter,
+                 backends: IndexBackends, *, embed_batch: int = 32, pause_before_publish: float = 0.0,
                  link_hosts: tuple[str, ...] = (), offload: Callable | None = None) -> None:
         self.link_hosts = link_hosts
         # offload(embedder) -> context manager yielding an embedder whose embed_documents runs
@@ -74,18 +59,14 @@ class Indexer:
         self.offload = offload
         self.layout = layout
         self.catalog = catalog
-        self.client = client
+        self.store = store
+        self.backends = backends
         self.embedders = embedders
         self.splitter = splitter
         self.embed_batch = embed_batch
         self.pause_before_publish = pause_before_publish
 
     # --- helpers --------------------------------------------------------------------------
-    def _progress_bar(self, total: int, desc: str):
-        from tqdm import tqdm
-
-        return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=None, leave=False)
-
     def _embed(self, embedder, chunks: list[Chunk], use_cache: bool, report: IndexReport,
                progress: ProgressFn | None) -> np.ndarray:
         keys = [text_key(c.embed_text) for c in chunks]
@@ -102,7 +83,6 @@ class Indexer:
             # process does not keep the embedders' batch memory (adapters/embed_worker.py)
             offload = self.offload is not None and len(todo) > self.embed_batch
             with contextlib.ExitStack() as stack:
-                bar = stack.enter_context(contextlib.closing(self._progress_bar(len(todo), f"embed {embedder.name}")))
                 embed = stack.enter_context(self.offload(embedder)) if offload else embedder
                 for start in range(0, len(todo), self.embed_batch):
                     batch = todo[start : start + self.embed_batch]
@@ -112,7 +92,6 @@ class Indexer:
                     for k, v in zip(bkeys, vecs):
                         cached[k] = v
                     report.embedded += len(batch)
-                    bar.update(len(batch))
                     if progress:
                         progress(f"embed:{embedder.name}", min(start + len(batch), len(todo)), len(todo))
         dim = len(next(iter(cached.values()))) if cached else getattr(embedder, "dim", 0)
@@ -206,7 +185,7 @@ class Indexer:
             same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
             same_glossary = prev is not None and prev.get("glossary") == glossary_hash
             intact = same_backends and all(
-                ChromaVectorIndex(self.client, e["collection"]).count() >= len(active) for e in prev["embedders"].values())
+                self.store.collection(e["collection"]).count() >= len(active) for e in prev["embedders"].values())
             if same_backends and same_glossary and intact and not (report.added or report.updated or report.removed):
                 # nothing changed: keep serving the same version, touch nothing
                 report.chunks = len(active)
@@ -240,14 +219,14 @@ class Indexer:
             fresh_vectors: dict[str, dict[str, np.ndarray]] = {}
             for e in self.embedders:
                 reuse = (not full) and e.name in prev_cols
-                name = prev_cols[e.name]["collection"] if reuse else collection_name(e.name, generation)
-                col = ChromaVectorIndex(self.client, name)
+                name = prev_cols[e.name]["collection"] if reuse else self.store.collection_name(e.name, generation)
+                col = self.store.collection(name)
                 if reuse and col.count() < len(prev_active):
                     # the collection lost vectors (wiped or damaged store): rebuild this one
                     log.warning("collection %s holds fewer vectors than the served index; rebuilding it", name)
                     reuse = False
-                    name = collection_name(e.name, generation)
-                    col = ChromaVectorIndex(self.client, name)
+                    name = self.store.collection_name(e.name, generation)
+                    col = self.store.collection(name)
                 need_ids = [c for c in active if (not reuse or c not in prev_active)]
                 absent = [c for c in need_ids if c not in new_chunks]
                 if absent:  # chunks of unchanged documents, needed when a collection is rebuilt
@@ -269,16 +248,16 @@ class Indexer:
             if progress:
                 progress("lexical", 0, 1)
             toks, stated = self.catalog.get_tokens(active)
-            lexical = Bm25Index.build(active, [toks[c] for c in active])
+            lexical = self.backends.build_lexical(active, [toks[c] for c in active])
             tmp = self.layout.versions / f".tmp-{version}"
             lexical.save(tmp / "lexical")
             if stated:  # phrasings present: a second index over what the knowledge states
-                Bm25Index.build(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
+                self.backends.build_lexical(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
             (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
             vector_files = (self._write_vectors(tmp, active, collections, fresh_vectors, served if not full else None)
                             if len(active) <= EXACT_MAX else {})
             if canary_vec is not None:
-                primary = ChromaVectorIndex(self.client, collections[self.embedders[0].name]["collection"])
+                primary = self.store.collection(collections[self.embedders[0].name]["collection"])
                 canary_check(primary, canary_id, canary_vec, active_set)
             manifest = {
                 "format": MANIFEST_FORMAT,
@@ -340,7 +319,7 @@ class Indexer:
             at = {cid: i for i, cid in enumerate(prev_ids)} if prev_matrix is not None else {}
             missing = [cid for cid in active if cid not in rows and cid not in at]
             if missing:
-                rows = {**rows, **dict(zip(missing, ChromaVectorIndex(self.client, collections[e.name]["collection"]).matrix(missing)))}
+                rows = {**rows, **dict(zip(missing, self.store.collection(collections[e.name]["collection"]).matrix(missing)))}
             dim = int(collections[e.name].get("dim") or (prev_matrix.shape[1] if prev_matrix is not None else 0))
             matrix = np.empty((len(active), dim), dtype=np.float32)
             from_prev = [(i, at[cid]) for i, cid in enumerate(active) if cid not in rows]
@@ -412,12 +391,10 @@ class Indexer:
                 keep_cols |= {e["collection"] for e in held.get("embedders", {}).values()}
                 keep_ids = keep_ids | {cid for d in held["documents"].values() for cid in d["chunks"]}
         try:
-            from ..adapters.chroma import drop_collections_except
-
-            drop_collections_except(self.client, keep_cols)
+            self.store.drop_collections_except(keep_cols)
             retired = set((prev or {}).get("retired", [])) - keep_ids
             for entry in manifest["embedders"].values():
-                col = ChromaVectorIndex(self.client, entry["collection"])
+                col = self.store.collection(entry["collection"])
                 if retired:
                     col.delete(sorted(retired))
                 if col.count() > len(keep_ids):

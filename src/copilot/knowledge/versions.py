@@ -188,3 +188,19 @@ class Leases:
 
     def live_versions(self) -> set[str]:
         return {lease["version"] for lease in self.live()}
+
+
+# beside "lexical": BM25 over the same chunks without their phrasings (only when some chunk has them)
+STATED_DIR = "stated"
+
+
+def canary_check(col, chunk_id: str, vector: np.ndarray, allowed: set[str]) -> None:
+    """The canary chunk's own vector must find the canary first. A truncated HNSW file gives no
+    error, only bad recall, so this is how damage is noticed."""
+    extra = max(0, col.count() - len(allowed))
+    hits = [i for i, _ in col.query(vector, 5 + extra) if i in allowed]
+    if not hits or hits[0] != chunk_id:
+        raise IndexUnavailable(
+            f"canary query failed on collection {col.name}: expected {chunk_id} first, got {hits[:3]}; "
+            "the vector index is damaged: run `copilot index --full`"
+        )

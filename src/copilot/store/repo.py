@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..domain import Citation, Customer, Draft, Message, Ticket
+from ..domain import HELPDESK_STATUSES, SENDERS, Citation, Customer, Draft, Message, Ticket
 from ..errors import ConflictError, InputError, NotFoundError, RuntimeFailure
 from ..workflow import check_transition, text_diff
 from . import schema as s
 from .migrations import migrate
 
 log = logging.getLogger(__name__)
-TICKET_STATUSES = ("open", "pending", "resolved", "escalated")
+
 
 
 def _time(iso: str | None) -> dt.datetime | None:
@@ -48,10 +48,6 @@ def ticket_status(r) -> str:
     return "escalated" if r["escalate"] else "drafted"
 
 
-TICKET_WORKFLOW = ("open", "drafted", "escalated", "approved", "sent", "rejected", "closed")
-INBOX = ("open", "drafted", "escalated", "rejected")  # what still needs an agent
-
-
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")  # orders a draft and the next message
 
@@ -79,6 +75,10 @@ class Store:
             migrate(self.engine)
         except OperationalError as exc:
             raise RuntimeFailure(f"cannot open the database: {exc.orig}") from exc
+        except ModuleNotFoundError as exc:  # a PostgreSQL URL without its driver
+            from ..errors import ConfigError
+
+            raise ConfigError(f"the database driver {exc.name!r} is not installed: pip install 'support-copilot[postgres]'") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -93,8 +93,8 @@ class Store:
             conn.execute(s.customers.insert().values(id=c.customer_id, **row))
 
     def upsert_ticket(self, t: Ticket, conn) -> None:
-        if t.status not in TICKET_STATUSES:
-            raise InputError(f"ticket {t.ticket_id}: status must be one of {', '.join(TICKET_STATUSES)}")
+        if t.status not in HELPDESK_STATUSES:
+            raise InputError(f"ticket {t.ticket_id}: status must be one of {', '.join(HELPDESK_STATUSES)}")
         row = {"customer_id": t.customer_id, "subject": t.subject, "status": t.status, "channel": t.channel,
                "created_at": t.created_at, "tags": _j(t.tags)}
         existing = conn.execute(select(s.tickets.c.customer_id).where(s.tickets.c.id == t.ticket_id)).first()
@@ -291,7 +291,7 @@ class Store:
     def add_message(self, ticket_id: str, sender: str, text: str, actor: str) -> Message:
         """Append a message to a stored ticket (a customer's reply, or the reply the helpdesk
         sent), in one transaction with its audit entry."""
-        if sender not in ("customer", "agent"):
+        if sender not in SENDERS:
             raise InputError("sender must be 'customer' or 'agent'")
         if not text.strip():
             raise InputError("message text is empty")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import Message, Ticket
+from ...domain import HELPDESK_STATUSES, MAX_TEXT_CHARS, Message, Ticket
 from ...store.repo import now_iso
 from ..deps import Caller
 
@@ -17,9 +17,9 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 class TicketCreate(BaseModel):
     ticket_id: str | None = Field(None, max_length=64, description="Default: a new id")
     subject: str = Field(min_length=1, max_length=300)
-    text: str = Field(min_length=1, max_length=20_000, description="The customer's message")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The customer's message")
     channel: Literal["email", "chat", "phone", "web"] = "email"
-    status: Literal["open", "pending", "resolved", "escalated"] = "open"
+    status: Literal[HELPDESK_STATUSES] = "open"
     tags: list[str] = Field(default_factory=list, max_length=20)
 
 

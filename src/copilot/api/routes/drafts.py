@@ -6,25 +6,26 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from ...domain import DRAFT_STATUSES, MAX_TEXT_CHARS, REJECT_REASONS
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 
 
 class DraftCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=20_000, description="The customer's ticket")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The customer's ticket")
     customer_id: str | None = Field(None, max_length=64)
     ticket_id: str | None = Field(None, max_length=64)
     k: int | None = Field(None, ge=1, le=20)
 
 
 class Approve(BaseModel):
-    final_text: str | None = Field(None, max_length=20_000, description="What the agent sent; default: the draft")
+    final_text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="What the agent sent; default: the draft")
     agent: str | None = Field(None, max_length=128, description="The person deciding (decided_by); default: the API key's role:name")
 
 
 class Reject(BaseModel):
-    reason: Literal["wrong", "incomplete", "knowledge_gap", "tone", "other"]
+    reason: Literal[REJECT_REASONS]
     note: str | None = Field(None, max_length=2000)
     agent: str | None = Field(None, max_length=128, description="The person deciding (decided_by); default: the API key's role:name")
 
@@ -41,7 +42,7 @@ async def create_draft(body: DraftCreate, request: Request, caller: Caller,
 
 @router.get("")
 async def list_drafts(request: Request, caller: Caller,
-                      status: Literal["pending", "approved", "rejected"] | None = Query(None),
+                      status: Literal[DRAFT_STATUSES] | None = Query(None),
                       customer_id: str | None = Query(None, max_length=64),
                       ticket_id: str | None = Query(None, max_length=64),
                       created_from: str | None = Query(None, max_length=40, description="ISO time, inclusive"),

@@ -6,14 +6,15 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from ...domain import MAX_TEXT_CHARS, SENDERS, TICKET_WORKFLOW
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
 class MessageCreate(BaseModel):
-    sender: Literal["customer", "agent"] = Field(description="customer: the customer wrote again; agent: the helpdesk sent a reply")
-    text: str = Field(min_length=1, max_length=20_000)
+    sender: Literal[SENDERS] = Field(description="customer: the customer wrote again; agent: the helpdesk sent a reply")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class TicketDraft(BaseModel):
@@ -22,7 +23,7 @@ class TicketDraft(BaseModel):
 
 @router.get("")
 async def list_tickets(request: Request, caller: Caller,
-                       status: Literal["open", "drafted", "escalated", "approved", "sent", "rejected", "closed"] | None = Query(None),
+                       status: Literal[TICKET_WORKFLOW] | None = Query(None),
                        customer_id: str | None = Query(None, max_length=64),
                        limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     """Tickets with their workflow status: `open` (no draft yet, or the customer wrote again
