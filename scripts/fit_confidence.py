@@ -1,4 +1,4 @@
-"""Refit the confidence model (`copilot.confidence.MODEL`) and report its calibration per set.
+"""Refit the confidence model (`copilot.drafting.confidence.MODEL`) and report its calibration per set.
 
 The model decides when a draft escalates because the knowledge base does not answer the
 ticket. It must hold on knowledge it was never tuned on, so it is fitted on several knowledge
@@ -15,7 +15,7 @@ their label says nothing about coverage.
 
 prints the weights, each set's AUC, Brier score and reliability table (held out), and a
 threshold sweep over the pooled held-out predictions; --write puts the model into
-src/copilot/confidence.py.
+src/copilot/drafting/confidence.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ SAMPLE_IN = ["questions.yaml", "heldout.yaml", "heldout2.yaml", "heldout3.yaml",
 
 
 def _rows(copilot, tickets: list[tuple[str, int]]) -> list[tuple[list[float], int]]:
-    from copilot.confidence import FEATURES
+    from copilot.drafting.confidence import FEATURES
     from copilot.safety import escalation_triggers, is_angry
 
     out = []
@@ -93,12 +93,12 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 5) -> list[tuple[str, 
 def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
-    from copilot.confidence import FEATURES
+    from copilot.drafting.confidence import FEATURES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the calibration chart (PNG) here")
     ap.add_argument("--cache", type=Path, default=None, help="keep the features in this JSON file and reuse them")
-    ap.add_argument("--write", action="store_true", help="write the fitted model into src/copilot/confidence.py")
+    ap.add_argument("--write", action="store_true", help="write the fitted model into src/copilot/drafting/confidence.py")
     ap.add_argument("--min-answered", type=float, default=0.90,
                     help="threshold: the highest that still answers this share of answerable cold tickets")
     args = ap.parse_args(argv)
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         _chart(held, args.out)
         print(f"\nchart: {args.out}")
     if args.write:
-        path = ROOT / "src/copilot/confidence.py"
+        path = ROOT / "src/copilot/drafting/confidence.py"
         text = path.read_text(encoding="utf-8")
         text = re.sub(r"^MODEL = .*$", f"MODEL = ({w}, {b}, {chosen})", text, count=1, flags=re.M)
         path.write_text(text, encoding="utf-8")

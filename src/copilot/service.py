@@ -260,7 +260,7 @@ class Copilot:
         drafts and scripts/fit_confidence.py both read it here, so the model is fitted on
         exactly what it judges."""
         from .analysis import detect_language
-        from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
+        from .drafting.confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
         from .drafting import answerable_text, ticket_questions
 
         asked = answerable_text(text) or text
@@ -303,8 +303,8 @@ class Copilot:
         """Draft a reply to a ticket and store it as pending. Nothing is sent. `text` is the
         message to answer; `context` the conversation before it (see `draft_ticket`)."""
         from .answers import codes
-        from .confidence import COVERAGE_MIN
-        from .confidence import score as confidence_score
+        from .drafting.confidence import COVERAGE_MIN
+        from .drafting.confidence import score as confidence_score
         from .drafting import answerable_text
         from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
         from .store.repo import now_iso

@@ -6,7 +6,6 @@ This is the one runner: `copilot eval`, the panel's QA tab and `POST /v1/evals/r
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 

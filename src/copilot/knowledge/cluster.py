@@ -26,7 +26,6 @@ import socket
 import tarfile
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from ..errors import IndexBusy, IndexUnavailable
 from .catalog import Catalog

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path

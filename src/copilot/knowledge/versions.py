@@ -194,7 +194,7 @@ class Leases:
 STATED_DIR = "stated"
 
 
-def canary_check(col, chunk_id: str, vector: np.ndarray, allowed: set[str]) -> None:
+def canary_check(col, chunk_id: str, vector, allowed: set[str]) -> None:
     """The canary chunk's own vector must find the canary first. A truncated HNSW file gives no
     error, only bad recall, so this is how damage is noticed."""
     extra = max(0, col.count() - len(allowed))

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .domain import Hit
-from .specs import E5, USE
+from ..domain import Hit
+from ..specs import E5, USE
 
 FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)

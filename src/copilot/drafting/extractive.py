@@ -1,29 +1,24 @@
-"""Grounded draft replies.
-
-The pipeline (Copilot.draft) retrieves evidence, checks the playbook's escalation rules and the
-retrieval confidence, and asks a Drafter for the reply. `ExtractiveDrafter` (the default) is
-offline and deterministic: for each question in the ticket it picks the evidence sentence that
-answers it best, keeps the passage's own wording, cites it as [n], and wraps the answer in the
-playbook's greeting and closing in the customer's language. It never writes a fact of its own.
-"""
+"""The offline, deterministic drafter: for each question in the ticket it picks the evidence
+sentence that answers it best, keeps the passage's own wording, cites it as [n], and wraps the
+answer in the playbook's greeting and closing in the customer's language. It never writes a
+fact of its own."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import detect_language, lexical_tokens, split_sentences
-from .answers import Scores, Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
-from .domain import Citation, Hit
-from .prompts import Prompt
-from .safety import looks_like_injection
+from ..analysis import detect_language, lexical_tokens, split_sentences
+from ..answers import Scores, Unit, VectorCache, fact_tokens, is_intro, needs_context, passage_units, score_units
+from ..domain import Citation, Hit
+from ..prompts import Prompt
+from .grounding import DraftText
+from .ticket import MAX_QUESTIONS, _with_context, ticket_questions
 
 # Answer selection (answers.py scores; these choose). Scores are in standard deviations of
 # the embedders' similarity over the evidence units, plus overlap, code and answer-type terms.
 MAX_PASSAGES = 10
-MAX_QUESTIONS = 6  # a ticket with more "questions" is read as one text
 MAX_UNITS = 14
 FAQ_WHOLE = 5  # an FAQ answer of up to this many units is quoted whole
 UNITS_PER_ANSWER = 4  # at most this many units of a passage answer one question ...
@@ -38,192 +33,6 @@ CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences 
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
 # Mean cosine (both embedders) of the best unit below which nothing answers a question.
 ANSWER_MIN = 0.30
-
-
-@dataclass
-class DraftText:
-    reply: str
-    citations: list[Citation]
-    used_chunk_ids: list[str]
-    notes: list[str] = field(default_factory=list)
-    drafter: str | None = None
-
-
-def number_passages(hits: list[Hit]) -> str:
-    return "\n\n".join(f"[{i}] ({h.chunk.source} / {h.chunk.section or h.chunk.title})\n{h.chunk.text}" for i, h in enumerate(hits, 1))
-
-
-@dataclass
-class Grounding:
-    ok: bool
-    reply: str
-    citations: list[Citation]
-    notes: list[str]
-    why: str = ""
-
-
-_CITE = re.compile(r"\[(\d+)\]")
-_URL = re.compile(r"https?://[^\s)\]」>]+")
-_FACT_TOKEN = re.compile(r"[A-Za-z]{1,4}-?\d{2,}|\d[\d,.]*")
-
-
-_COURTESY = re.compile(
-    r"ありがと|申し訳|お問い合わせ|お問合せ|よろしく|お待ち|ご不便|ご迷惑|お手数|恐れ入|失礼|ご連絡|お気軽|カスタマーサポート|様$|"
-    r"thank|sorry|apolog|regards|hello|\bhi\b|dear|feel free|let us know|happy to help|customer support|sincerely",
-    re.IGNORECASE,
-)
-_PROMISE = re.compile(r"返金|返品|補償|賠償|無料|無償|割引|約束|保証|refund|compensat|free of charge|discount|guarantee|promise|waive", re.IGNORECASE)
-
-
-def _attach_citations(sents: list[str]) -> list[str]:
-    """'…示します。[1]' splits as '…示します。' + '[1]': markers belong to the sentence before."""
-    out: list[str] = []
-    for s in sents:
-        m = re.match(r"^((?:\s*\[\d+\])+)\s*(.*)$", s)
-        if m and out:
-            out[-1] += m.group(1).strip()
-            s = m.group(2)
-        if s.strip():
-            out.append(s)
-    return out
-
-
-def check_grounded(reply: str, hits: list[Hit]) -> Grounding:
-    """Keep the sentences a cited passage supports; drop the rest and say so.
-
-    A sentence is supported when every citation points to a given passage, every number or
-    code in it appears in a cited passage, every link appears in a passage, and (same
-    language) most of its content words are in the cited passages. Sentences with no facts
-    (greeting, closing) need no citation.
-    """
-    texts = {i: h.chunk.text for i, h in enumerate(hits, 1)}
-    all_text = "\n".join(texts.values())
-    kept_lines: list[str] = []
-    removed: list[str] = []
-    cited: set[int] = set()
-    supported = 0
-    for line in reply.splitlines():
-        out_sents = []
-        for sent in _attach_citations(split_sentences(line)) if line.strip() else []:
-            nums = [int(n) for n in _CITE.findall(sent)]
-            bare = _CITE.sub("", sent).strip()
-            urls = _URL.findall(bare)
-            facts = [f for f in _FACT_TOKEN.findall(bare) if not f.isdigit() or len(f) > 1]
-            if any(u not in all_text for u in urls):
-                removed.append(sent)
-                continue
-            if not nums:
-                # only courtesy may go uncited: greetings, thanks, apologies, closings
-                if facts or len(bare) > 160 or _PROMISE.search(bare) or not _COURTESY.search(bare):
-                    removed.append(sent)
-                else:
-                    out_sents.append(sent)
-                continue
-            if any(n not in texts for n in nums):
-                removed.append(sent)
-                continue
-            source = "\n".join(texts[n] for n in nums)
-            if any(f.replace(",", "") not in source.replace(",", "") for f in facts):
-                removed.append(sent)
-                continue
-            words = set(lexical_tokens(bare))
-            src_words = set(lexical_tokens(source))
-            same_lang = detect_language(bare) == hits[nums[0] - 1].chunk.lang
-            if same_lang and words and len(words & src_words) / len(words) < 0.5:
-                removed.append(sent)
-                continue
-            if _PROMISE.search(bare):
-                # a commitment (refund, free, guarantee, ...) must be the passage's own: in its
-                # language, every commitment word in it, and nearly all of the wording
-                commits = {m.group(0).lower() for m in _PROMISE.finditer(bare)}
-                if (not same_lang or any(c not in source.lower() for c in commits)
-                        or (words and len(words & src_words) / len(words) < 0.8)):
-                    removed.append(sent)
-                    continue
-            cited.update(nums)
-            supported += 1
-            out_sents.append(sent)
-        if out_sents:
-            kept_lines.append((" " if line.isascii() else "").join(out_sents))
-        elif not line.strip():
-            kept_lines.append("")
-    if supported == 0:
-        return Grounding(False, reply, [], [], "no sentence is supported by a cited passage")
-    citations = [Citation(n, hits[n - 1].chunk.chunk_id, hits[n - 1].chunk.source, hits[n - 1].chunk.text,
-                          hits[n - 1].chunk.title, hits[n - 1].chunk.url) for n in sorted(cited)]
-    notes = [f"removed unsupported sentence: {s[:80]}" for s in removed]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_lines)).strip()
-    return Grounding(True, text, citations, notes)
-
-
-_GREETING_LINE = re.compile(
-    r"^(お世話になっております|お世話になります|いつもお世話に|こんにちは|こんばんは|はじめまして|よろしくお願い|hi\b|hello\b|hey\b|dear\b|thanks?\b|thank you|best regards|regards)",
-    re.IGNORECASE,
-)
-_SIGNOFF = re.compile(r"^[-–—]*\s*[A-Za-z\s.]{0,30}$")  # "Thanks", "- Tom"; a short Japanese question is no sign-off
-_LEADING_GREETING = re.compile(r"^(hi|hello|hey|dear \w+|thanks|thank you)\b[\s,!.]*(?=\S.{8,})", re.IGNORECASE)
-
-
-def answerable_text(ticket: str) -> str:
-    """What the copilot answers: the ticket without quoted lines ("> ...", earlier mails) and
-    without sentences that try to instruct the assistant. They stay in the stored ticket for
-    the agent to read; they never steer retrieval or the reply."""
-    kept = []
-    for line in ticket.splitlines():
-        if line.lstrip().startswith((">", "＞")):
-            continue
-        sents = [s for s in split_sentences(line) if not looks_like_injection(s)]
-        if sents:
-            kept.append(" ".join(sents) if line.isascii() else "".join(sents))
-    return "\n".join(kept).strip()
-
-
-_QUESTION = re.compile(
-    r"[?？]\s*$|ですか|ますか|でしょうか|ませんか|かな[。]?$|教えて|知りたい|どうすれば|どうしたら|いくら|何日|何年|いつ|ください[。]?$|"
-    r"^(how|what|when|where|why|which|who|can|could|do|does|is|are|will|would|should|may)\b|\b(please|let me know|tell me|i need|i want)\b",
-    re.IGNORECASE,
-)
-
-
-_CLAUSE = re.compile(
-    r"(?:,\s*|\s+)(?:and|also|plus)\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
-    r"[:：]\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
-    r"(?<=[?？])\s*(?:and\s+)?(?:also|separately|second(?:ly)?(?: question)?|another (?:thing|question))[,:]?\s+|"
-    r"(?<=か)[、,]\s*(?:それと|あと|また|それから|さらに)[、,]?|(?<=[?？])\s*(?:それと|あと|また|それから)[、,]?",
-    re.IGNORECASE)
-_ENUM = re.compile(r"^\s*(?:[①-⑳]|\(?\d\)|\d[.．)）]|Q\d[:.：]?)\s*")
-
-
-def ticket_questions(ticket: str) -> list[str]:
-    """What the ticket asks. Sentences that ask something (a question mark, ですか, 教えて,
-    "how", "please" ...) when there are any; otherwise every informative sentence. One
-    sentence that joins two questions ("how long is the trial, and which plan has SSO?") is
-    read as two. Greetings and sign-offs never count."""
-    informative = []
-    for s in split_sentences(ticket):
-        for part in _CLAUSE.split(_LEADING_GREETING.sub("", _ENUM.sub("", s))):
-            t = part.strip(" ,、")
-            if len(t) < 4 or _GREETING_LINE.match(t) or (len(t) < 20 and _SIGNOFF.match(t) and not t.endswith(("?", "？"))):
-                continue
-            informative.append(t)
-    asking = [t for t in informative if _QUESTION.search(t)]
-    return asking or informative or [ticket.strip()]
-
-
-def _with_context(ticket: str, asking: list[str]) -> list[str]:
-    """A short question ("どうすればいいですか？", "and what hours is it open?") is read with
-    the sentence it belongs to, or the one before it."""
-    sents = split_sentences(ticket)
-    out = []
-    for q in asking:
-        if len(lexical_tokens(q)) <= 2:
-            whole = next((s for s in sents if q in s and s != q), None)  # a clause of a longer sentence
-            if whole is not None:
-                q = whole
-            elif q in sents and sents.index(q) > 0:
-                q = sents[sents.index(q) - 1] + " " + q
-        out.append(q)
-    return out
 
 
 class ExtractiveDrafter:
@@ -455,5 +264,3 @@ def _without_conflicts(chosen: list[int], units: list[Unit]) -> list[int]:
             kept.append(i)
             seen.append((u.hit, toks, facts))
     return kept
-
-

@@ -1,0 +1,80 @@
+"""Reading a ticket: what it asks (its questions) and what may steer a draft (the text without
+quoted mail and without sentences that instruct the assistant)."""
+
+from __future__ import annotations
+
+import re
+
+from ..analysis import lexical_tokens, split_sentences
+from ..safety import looks_like_injection
+
+MAX_QUESTIONS = 6  # a ticket with more "questions" is read as one text
+
+_GREETING_LINE = re.compile(
+    r"^(お世話になっております|お世話になります|いつもお世話に|こんにちは|こんばんは|はじめまして|よろしくお願い|hi\b|hello\b|hey\b|dear\b|thanks?\b|thank you|best regards|regards)",
+    re.IGNORECASE,
+)
+_SIGNOFF = re.compile(r"^[-–—]*\s*[A-Za-z\s.]{0,30}$")  # "Thanks", "- Tom"; a short Japanese question is no sign-off
+_LEADING_GREETING = re.compile(r"^(hi|hello|hey|dear \w+|thanks|thank you)\b[\s,!.]*(?=\S.{8,})", re.IGNORECASE)
+
+
+def answerable_text(ticket: str) -> str:
+    """What the copilot answers: the ticket without quoted lines ("> ...", earlier mails) and
+    without sentences that try to instruct the assistant. They stay in the stored ticket for
+    the agent to read; they never steer retrieval or the reply."""
+    kept = []
+    for line in ticket.splitlines():
+        if line.lstrip().startswith((">", "＞")):
+            continue
+        sents = [s for s in split_sentences(line) if not looks_like_injection(s)]
+        if sents:
+            kept.append(" ".join(sents) if line.isascii() else "".join(sents))
+    return "\n".join(kept).strip()
+
+
+_QUESTION = re.compile(
+    r"[?？]\s*$|ですか|ますか|でしょうか|ませんか|かな[。]?$|教えて|知りたい|どうすれば|どうしたら|いくら|何日|何年|いつ|ください[。]?$|"
+    r"^(how|what|when|where|why|which|who|can|could|do|does|is|are|will|would|should|may)\b|\b(please|let me know|tell me|i need|i want)\b",
+    re.IGNORECASE,
+)
+
+
+_CLAUSE = re.compile(
+    r"(?:,\s*|\s+)(?:and|also|plus)\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
+    r"[:：]\s+(?=(?:how|what|when|where|which|who|why|can|could|do|does|is|are|will|would|should)\b)|"
+    r"(?<=[?？])\s*(?:and\s+)?(?:also|separately|second(?:ly)?(?: question)?|another (?:thing|question))[,:]?\s+|"
+    r"(?<=か)[、,]\s*(?:それと|あと|また|それから|さらに)[、,]?|(?<=[?？])\s*(?:それと|あと|また|それから)[、,]?",
+    re.IGNORECASE)
+_ENUM = re.compile(r"^\s*(?:[①-⑳]|\(?\d\)|\d[.．)）]|Q\d[:.：]?)\s*")
+
+
+def ticket_questions(ticket: str) -> list[str]:
+    """What the ticket asks. Sentences that ask something (a question mark, ですか, 教えて,
+    "how", "please" ...) when there are any; otherwise every informative sentence. One
+    sentence that joins two questions ("how long is the trial, and which plan has SSO?") is
+    read as two. Greetings and sign-offs never count."""
+    informative = []
+    for s in split_sentences(ticket):
+        for part in _CLAUSE.split(_LEADING_GREETING.sub("", _ENUM.sub("", s))):
+            t = part.strip(" ,、")
+            if len(t) < 4 or _GREETING_LINE.match(t) or (len(t) < 20 and _SIGNOFF.match(t) and not t.endswith(("?", "？"))):
+                continue
+            informative.append(t)
+    asking = [t for t in informative if _QUESTION.search(t)]
+    return asking or informative or [ticket.strip()]
+
+
+def _with_context(ticket: str, asking: list[str]) -> list[str]:
+    """A short question ("どうすればいいですか？", "and what hours is it open?") is read with
+    the sentence it belongs to, or the one before it."""
+    sents = split_sentences(ticket)
+    out = []
+    for q in asking:
+        if len(lexical_tokens(q)) <= 2:
+            whole = next((s for s in sents if q in s and s != q), None)  # a clause of a longer sentence
+            if whole is not None:
+                q = whole
+            elif q in sents and sents.index(q) > 0:
+                q = sents[sents.index(q) - 1] + " " + q
+        out.append(q)
+    return out
