@@ -248,11 +248,23 @@ class Copilot:
         from .drafting import ExtractiveDrafter
 
         extractive = ExtractiveDrafter(self.embedders, self.prompt("extractive_reply"), brand=self.settings.brand_for)
-        if llm_spec(self.settings.llm) is None:
+        if self.chat_model is None:
             return extractive
-        from .adapters.llm import LlmDrafter
+        from .drafting.llm import LlmDrafter
 
-        return LlmDrafter(self.settings, self.prompt("draft_reply"), fallback=extractive)
+        return LlmDrafter(self.chat_model, self.prompt("draft_reply"), extractive,
+                          context_tokens=self.settings.llm_context_tokens, redact=self.settings.redact_llm)
+
+    @cached_property
+    def chat_model(self):
+        """The configured ChatModel (ports.ChatModel), or None for the offline drafter."""
+        spec = llm_spec(self.settings.llm)
+        if spec is None:
+            return None
+        from .adapters.llm import OpenAIChat
+
+        s = self.settings
+        return OpenAIChat(spec[1], base_url=s.llm_base_url, api_key=s.llm_api_key, timeout=s.llm_timeout)
 
     def gather(self, text: str, k: int | None = None, context: str | None = None):
         """What a draft is made from: (the text to answer, its language, the ranked hits, the
@@ -497,9 +509,10 @@ class Copilot:
         tickets = self.store.tickets_for(customer_id)
         out = summarize(customer, tickets)
         if llm_spec(self.settings.llm) is not None and tickets:
-            from .adapters.llm import LlmSummarizer
+            from .drafting.llm import LlmSummarizer
 
-            text, note = LlmSummarizer(self.drafter, self.prompt("summarize_customer")).overview(customer, tickets)
+            summarizer = LlmSummarizer(self.chat_model, self.prompt("summarize_customer"), redact=self.settings.redact_llm)
+            text, note = summarizer.overview(customer, tickets)
             if text:
                 out["extractive_summary"] = out["summary"]
                 out["summary"], out["summarizer"] = text, self.drafter.name

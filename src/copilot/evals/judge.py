@@ -11,24 +11,19 @@ log = logging.getLogger(__name__)
 
 
 class LlmJudge:
-    def __init__(self, copilot) -> None:
-        from ..adapters.llm import LlmDrafter
-
-        drafter = copilot.drafter
-        if not isinstance(drafter, LlmDrafter):
+    def __init__(self, chat, prompt) -> None:
+        if chat is None:
             raise ValueError("the LLM judge needs COPILOT_LLM=openai:MODEL")
-        self.client = drafter._client()
-        self.prompt = copilot.prompt("judge_reply")
-        self.name = f"LLM judge ({drafter.name})"
+        self.chat = chat  # ports.ChatModel
+        self.prompt = prompt
+        self.name = f"LLM judge ({chat.name})"
 
     def grade(self, ticket: str, reply: str, passages: list[str]) -> dict:
         text = "\n\n".join(f"[{i}] {p}" for i, p in enumerate(passages, 1)) or "(none)"
-        from ..adapters.llm import chat_messages
-
-        msgs = chat_messages(self.prompt, ticket=ticket, reply=reply, passages=text)
+        msgs = self.prompt.render_messages(ticket=ticket, reply=reply, passages=text)
         try:
-            out = self.client.invoke(msgs).content
-            m = re.search(r"\{.*\}", out if isinstance(out, str) else str(out), re.S)
+            out = self.chat.reply(msgs)
+            m = re.search(r"\{.*\}", out, re.S)
             data = json.loads(m.group(0)) if m else {}
             faithful, helpful = int(data["faithful"]), int(data["helpful"])
             if not (1 <= faithful <= 5 and 1 <= helpful <= 5):

@@ -91,7 +91,7 @@ def run_cases(copilot, cases: list[Case], progress: Callable[[int, int], None] |
     if judge is not False and llm_spec(copilot.settings.llm) is not None:
         from .judge import LlmJudge
 
-        llm_judge = LlmJudge(copilot)
+        llm_judge = LlmJudge(copilot.chat_model, copilot.prompt("judge_reply"))
     snap = copilot.retriever.snapshot()
     doc_of = {cid: c.doc_id for cid, c in snap.chunks.items()}
     known_text = "\n".join(c.text for c in snap.chunks.values())
