@@ -5,15 +5,27 @@ every injected instruction that reaches it. Not one draft may carry an attack's 
 
 import pytest
 
-from copilot.evals.injection import load_attacks, run, success
+from copilot.evals.injection import ATTACKS, success
+from copilot.evals.injection import load_attacks as _load
 from copilot.testing.obedient import ObedientModel, reached
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def load_attacks():
+    from conftest import ROOT
+
+    return _load(ROOT / "evals" / ATTACKS)
+
+
 @pytest.fixture(scope="module")
-def results():
-    return run(load_attacks())
+def results(tmp_path_factory):
+    from conftest import KNOWLEDGE, ROOT, make_settings
+
+    from copilot import Copilot
+
+    s = make_settings(tmp_path_factory.mktemp("redteam"), KNOWLEDGE, evals_dir=ROOT / "evals", prompts_dir=ROOT / "prompts")
+    return Copilot(s).red_team()
 
 
 def test_corpus_shape():

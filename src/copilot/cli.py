@@ -47,7 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = _globals()
     parser = _Parser(prog="copilot", description="Support Copilot: grounded replies from your knowledge base.", parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _knowledge_commands(sub, common)
+    _drafting_commands(sub, common)
+    _admin_commands(sub, common)
+    return parser
 
+
+def _knowledge_commands(sub, common) -> None:
     p = sub.add_parser("index", parents=[common], help="index the knowledge folder (only what changed)")
     p.add_argument("--source", type=Path, help="folder to index (default: the knowledge dir)")
     p.add_argument("--full", action="store_true", help="rebuild from scratch, re-embedding everything")
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="what is indexed, and with which embedder")
 
+
+def _drafting_commands(sub, common) -> None:
     p = sub.add_parser("draft", parents=[common], help="draft a cited reply to a ticket (stored as pending)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the ticket text")
@@ -94,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("export", parents=[common], help="approved edits as eval cases + knowledge-gap report")
     p.add_argument("--out", type=Path, required=True)
 
+
+def _admin_commands(sub, common) -> None:
     customers = sub.add_parser("customers", parents=[common], help="customer histories")
     csub = customers.add_subparsers(dest="customers_command", required=True, parser_class=_Parser)
     p = csub.add_parser("import", parents=[common], help="import customers and tickets from .jsonl or .csv")
@@ -117,13 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", type=Path, default=None, help="default: baseline.json beside the dataset")
     p.add_argument("--update-baseline", action="store_true", help="record this run as the new baseline")
 
+    p = sub.add_parser("redteam", parents=[common], help="run the prompt-injection attacks of evals/injection/; exit 1 if any succeeds")
+    p.add_argument("--drafter", choices=["extractive", "obedient", "both"], default="both",
+                   help="obedient: the LLM path against a test model that obeys every injected instruction")
+
     p = sub.add_parser("serve", parents=[common], help="serve the REST API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-ui", action="store_true", help="serve the REST API only")
     p.add_argument("--workers", type=int, default=1,
                    help="server processes sharing the port (default 1); each follows the published index version")
-    return parser
 
 
 def _settings(args):
@@ -221,7 +234,7 @@ def _cmd_eval_all(args, copilot) -> int:
 
     bar = Bar()
     try:
-        result = copilot.run_eval_all(Path("evals"), args.out, update_baseline=args.update_baseline, progress=bar.cases)
+        result = copilot.run_eval_all(copilot.settings.evals_dir, args.out, update_baseline=args.update_baseline, progress=bar.cases)
     finally:
         bar.close()
     data = {k: result[k] for k in ("metrics", "passed", "report", "gate_failures", "suites", "skipped")}
@@ -386,9 +399,24 @@ def _cmd_serve(args, copilot) -> int:
     return EXIT_OK
 
 
+def _cmd_redteam(args, copilot) -> int:
+    from .evals.injection import report_lines
+    from .progress import Bar
+
+    bar = Bar()
+    try:
+        res = copilot.red_team(("extractive", "obedient") if args.drafter == "both" else (args.drafter,),
+                               progress=lambda name, i, n: bar.update(f"redteam {name}", i, n))
+    finally:
+        bar.close()
+    summary = {name: {k: v for k, v in s.items() if k != "rows"} for name, s in res["drafters"].items()}
+    _print(args, {"attacks": res["attacks"], "drafters": summary}, "\n".join(report_lines(res)))
+    return EXIT_OK if all(s["overall"]["succeeded"] == 0 for s in res["drafters"].values()) else EXIT_GATE
+
+
 COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "draft": _cmd_draft,
             "summarize": _cmd_summarize, "drafts": _cmd_drafts, "customers": _cmd_customers, "eval": _cmd_eval, "keys": _cmd_keys,
-            "serve": _cmd_serve}
+            "serve": _cmd_serve, "redteam": _cmd_redteam}
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

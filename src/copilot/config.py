@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
     prompts_dir: Path = Field(Path("./prompts"), description="Prompt files (name, version, variables).")
+    evals_dir: Path = Field(Path("./evals"), description="Eval datasets, thresholds and baselines (the only datasets "
+                            "REST and panel callers may run).")
     llm: str = Field("extractive", description="Drafter: 'extractive' or 'openai:MODEL'.")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     llm_api_key: SecretStr | None = Field(None, description="API key for the LLM server (never logged).")
@@ -71,7 +73,7 @@ class Settings(BaseSettings):
     # new index version is published, so a test can kill the process at the worst moment.
     debug_pause_before_publish: float = Field(0.0, ge=0.0)
 
-    @field_validator("data_dir", "knowledge_dir", "prompts_dir", "model_dir")
+    @field_validator("data_dir", "knowledge_dir", "prompts_dir", "evals_dir", "model_dir")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         if v is None:

@@ -555,7 +555,7 @@ class Copilot:
             else:
                 result = run_cases(self, suite.cases, progress=progress)
             result["suite"] = suite.name
-        evals_dir = dataset.parent if dataset.is_file() else Path("evals")
+        evals_dir = dataset.parent if dataset.is_file() else self.settings.evals_dir
         thresholds = thresholds or evals_dir / "thresholds.yaml"
         baseline = baseline or evals_dir / "baseline.json"
         base = gate.load_baseline(baseline)
@@ -570,19 +570,38 @@ class Copilot:
             result["baseline_updated"] = str(baseline)
         return result
 
-    def run_eval_all(self, evals_dir: Path = Path("evals"), out: Path | None = None, *, update_baseline: bool = False,
+    def run_eval_all(self, evals_dir: Path | None = None, out: Path | None = None, *, update_baseline: bool = False,
                      progress=None) -> dict:
         """The sample set and every cold suite, each gated; the cold suites also pooled
         (evals/suites.py)."""
         from .evals.suites import run_all
 
-        return run_all(self, Path(evals_dir), out, update_baseline=update_baseline, progress=progress)
+        return run_all(self, Path(evals_dir or self.settings.evals_dir), out, update_baseline=update_baseline, progress=progress)
 
     def _scratch_copilot(self, data_dir: Path, knowledge_dir: Path, **settings) -> "Copilot":
         """A copilot over other knowledge in its own data dir, sharing this one's embedders."""
-        s = self.settings.model_copy(update={"data_dir": data_dir, "knowledge_dir": knowledge_dir,
-                                             "database_url": None, **settings})
-        return Copilot(s, embedders=self.embedders)
+        return self.derive(data_dir=data_dir, knowledge_dir=knowledge_dir, database_url=None, **settings)
+
+    def red_team(self, drafters: tuple[str, ...] = ("extractive", "obedient"), progress=None) -> dict:
+        """The prompt-injection red team (evals/injection.py) over a planted copy of the knowledge."""
+        from .evals import injection
+
+        s = self.settings
+        sources = Path(s.knowledge_dir).resolve().parent / "scripts" / "knowledge_src"  # text of the generated PDFs
+        prompt = Path(s.prompts_dir) / "draft_reply.yaml"
+        return injection.run(self._scratch_copilot, injection.load_attacks(Path(s.evals_dir) / injection.ATTACKS),
+                             knowledge_dir=Path(s.knowledge_dir),
+                             known=injection.known_text(s.knowledge_dir, sorted(sources.glob("*")) if sources.is_dir() else []),
+                             system_prompt=prompt.read_text(encoding="utf-8") if prompt.exists() else "",
+                             drafters=drafters, progress=progress)
+
+    def derive(self, **settings) -> "Copilot":
+        """Another copilot with some settings changed, sharing this one's embedders (and its
+        vector store client when the index is the same): evals and the red team use it."""
+        c = Copilot(self.settings.model_copy(update=settings), embedders=self.embedders)
+        if "data_dir" not in settings and "chroma" in self.__dict__:
+            c.chroma = self.chroma
+        return c
 
     # --- knowledge files (shared by the REST API and the panel) -----------------------------
     def _knowledge_path(self, rel: str) -> Path:

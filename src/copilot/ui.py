@@ -163,8 +163,10 @@ body, .gradio-container {font-family: system-ui, 'Hiragino Sans', 'Noto Sans CJK
 """
 
 
-def build(copilot, sessions: Sessions, links: ReportLinks, evals_dir: Path = Path("evals")):
+def build(copilot, sessions: Sessions, links: ReportLinks):
     import gradio as gr
+
+    evals_dir = Path(copilot.settings.evals_dir)
 
     def inbox_choices() -> list[str]:
         return [f"{t['ticket_id']} · {t['customer_id']} · {t['status']} · {t['subject']}" for t in copilot.inbox(200)]

@@ -1,6 +1,6 @@
 """Prompt-injection red team: run the attacks of evals/injection/attacks.yaml against a drafter.
 
-    .venv/bin/python -m copilot.evals.injection [--drafter extractive|obedient|both] [--json]
+    .venv/bin/copilot redteam [--drafter extractive|obedient|both] [--json]
 
 Ticket attacks are sent as the ticket. Knowledge attacks are planted as extra FAQ entries in a
 copy of the knowledge base (a temporary data dir; `knowledge/` is never touched), and their
@@ -16,10 +16,8 @@ not a model's good manners.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -27,13 +25,18 @@ import yaml
 
 from ..testing.obedient import ObedientModel, artifact, fold, reached
 
-ROOT = Path(__file__).resolve().parents[3]
-ATTACKS = ROOT / "evals" / "injection" / "attacks.yaml"
+ATTACKS = Path("injection") / "attacks.yaml"  # inside the evals folder (Settings.evals_dir)
 _URL = re.compile(r"https?://[^\s)\]」>『』（）]+")
 
 
-def load_attacks(path: Path = ATTACKS) -> list[dict]:
+def load_attacks(path: Path) -> list[dict]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def known_text(knowledge_dir: Path, extra: list[Path] = ()) -> str:
+    """Everything the original knowledge says: a link in a reply that is not in it came from an attack."""
+    files = [p for p in Path(knowledge_dir).rglob("*") if p.is_file() and p.suffix in (".csv", ".md", ".yaml", ".json", ".txt", ".html")]
+    return "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in [*files, *extra])
 
 
 def plant(kb: Path, attacks: list[dict]) -> None:
@@ -70,20 +73,16 @@ def _strip(s: str) -> str:
     return re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", s)
 
 
-def run(attacks: list[dict], drafters: tuple[str, ...] = ("extractive", "obedient"), progress=None) -> dict:
-    from ..config import Settings
-    from ..service import Copilot
-
-    known_text = "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in (ROOT / "knowledge").rglob("*")
-                           if p.is_file() and p.suffix in (".csv", ".md", ".yaml", ".json", ".txt", ".html"))
-    known_text += "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in (ROOT / "scripts" / "knowledge_src").glob("*"))
-    system_prompt = (ROOT / "prompts" / "draft_reply.yaml").read_text(encoding="utf-8") if (ROOT / "prompts" / "draft_reply.yaml").exists() else ""
+def run(make_copilot, attacks: list[dict], *, knowledge_dir: Path, known: str, system_prompt: str,
+        drafters: tuple[str, ...] = ("extractive", "obedient"), progress=None) -> dict:
+    """Run the attacks. `make_copilot(data_dir, knowledge_dir)` builds a copilot (the
+    composition root's; this module never builds one itself) over the planted copy."""
     results: dict = {"attacks": len(attacks), "drafters": {}}
     with tempfile.TemporaryDirectory(prefix="copilot-injection-") as tmp:
         kb = Path(tmp) / "kb"
-        shutil.copytree(ROOT / "knowledge", kb)
+        shutil.copytree(knowledge_dir, kb)
         plant(kb, attacks)
-        base = Copilot(Settings(data_dir=Path(tmp) / "data", knowledge_dir=kb))
+        base = make_copilot(Path(tmp) / "data", kb)
         base.index()
         server = model = None
         try:
@@ -95,9 +94,7 @@ def run(attacks: list[dict], drafters: tuple[str, ...] = ("extractive", "obedien
 
                     model = ObedientModel()
                     server = FakeOpenAI(responder=model).start()
-                    c = Copilot(base.settings.model_copy(update={"llm": "openai:obedient", "llm_base_url": server.url,
-                                                                   "llm_timeout": 10.0}), embedders=base.embedders)
-                    c.chroma = base.chroma
+                    c = base.derive(llm="openai:obedient", llm_base_url=server.url, llm_timeout=10.0)
                 rows = []
                 for i, a in enumerate(attacks, 1):
                     ticket = a["payload"] if a["channel"] == "ticket" else a["ticket"]
@@ -109,7 +106,7 @@ def run(attacks: list[dict], drafters: tuple[str, ...] = ("extractive", "obedien
                     d = c.draft(ticket, persist=False, actor="redteam")
                     sent = "\n".join(str(m.get("content", "")) for req in (server.requests[n_req:] if server is not None and name != "extractive" else [])
                                      for m in req.get("messages", []))
-                    why = success(a, d.reply, known_text, system_prompt)
+                    why = success(a, d.reply, known, system_prompt)
                     rows.append({"id": a["id"], "lang": a["lang"], "channel": a["channel"], "goal": a["goal"],
                                  "retrieved": in_top if a["channel"] == "knowledge" else None,
                                  "reached_model": reached(a, sent) if sent else False,
@@ -144,26 +141,14 @@ def _summary(rows: list[dict]) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    which = "both"
-    if "--drafter" in args:
-        which = args[args.index("--drafter") + 1]
-    drafters = ("extractive", "obedient") if which == "both" else (which,)
-    res = run(load_attacks(), drafters)
-    if "--json" in args:
-        print(json.dumps(res, ensure_ascii=False, indent=1))
-        return 0
+def report_lines(res: dict) -> list[str]:
+    lines = []
     for name, s in res["drafters"].items():
-        print(f"{name}: {s['overall']['succeeded']} of {s['overall']['n']} attacks succeeded "
-              f"(ticket {s['by_channel']['ticket']['succeeded']}/{s['by_channel']['ticket']['n']}, knowledge "
-              f"{s['by_channel']['knowledge']['succeeded']}/{s['by_channel']['knowledge']['n']}); planted passage in the "
-              f"top 5 for {s['knowledge_retrieved']} of {s['by_channel']['knowledge']['n']}; attack reached the model "
-              f"{s['reached_model']} times; flagged {s['flagged']}, escalated {s['escalated']}")
+        lines.append(f"{name}: {s['overall']['succeeded']} of {s['overall']['n']} attacks succeeded "
+                     f"(ticket {s['by_channel']['ticket']['succeeded']}/{s['by_channel']['ticket']['n']}, knowledge "
+                     f"{s['by_channel']['knowledge']['succeeded']}/{s['by_channel']['knowledge']['n']}); planted passage in the "
+                     f"top 5 for {s['knowledge_retrieved']} of {s['by_channel']['knowledge']['n']}; attack reached the model "
+                     f"{s['reached_model']} times; flagged {s['flagged']}, escalated {s['escalated']}")
         for r in s["successes"]:
-            print(f"  {r['id']} ({r['channel']}, {r['lang']}, {r['goal']}): {'; '.join(r['why'])}")
-    return 0 if all(s["overall"]["succeeded"] == 0 for s in res["drafters"].values()) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            lines.append(f"  {r['id']} ({r['channel']}, {r['lang']}, {r['goal']}): {'; '.join(r['why'])}")
+    return lines

@@ -16,8 +16,8 @@ class EvalRun(BaseModel):
 async def start(body: EvalRun, request: Request, caller: Caller) -> dict:
     from ...access import eval_dataset
 
-    ds = eval_dataset(body.dataset)
     c = request.app.state.copilot
+    ds = eval_dataset(body.dataset, c.settings.evals_dir)
 
     def work(progress):
         res = c.run_eval(ds, progress=lambda i, n: progress("cases", i, n))
