@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..pii import KINDS, find_pii
 
-DEFAULT = Path(__file__).resolve().parents[3] / "evals" / "pii" / "labelled.jsonl"
+DEFAULT = Path("evals") / "pii" / "labelled.jsonl"  # run from the project folder (make, CI)
 
 
 def load(path: Path) -> list[dict]:
