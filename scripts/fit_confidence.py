@@ -40,7 +40,7 @@ def _rows(copilot, tickets: list[tuple[str, int]]) -> list[tuple[list[float], in
     for text, label in tickets:
         if escalation_triggers(text) or is_angry(text):
             continue
-        f = copilot.gather(text)[-1].features()
+        f = copilot.gather(text).evidence_score.features()
         out.append(([f[n] for n in FEATURES], label))
     return out
 

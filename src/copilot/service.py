@@ -4,7 +4,6 @@ share, so they cannot disagree. Backends are built lazily from Settings on first
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 from .specs import family_of, llm_spec
 from .config import Settings
 from .domain import Draft, Hit, IndexReport, Ticket
-from .errors import ConfigError, CopilotError, IndexUnavailable, InputError
+from .errors import ConfigError, IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
@@ -23,8 +22,6 @@ from .retrieval import Filters, Retriever
 log = logging.getLogger(__name__)
 # a host that cannot follow the cluster's index version for longer than this is not ready
 STALE_AFTER_S = 10.0
-EVIDENCE_PASSAGES = 3
-MAX_CONTEXT_CHARS = 4000  # the conversation read before the latest message (its most recent part)
 
 
 class Copilot:
@@ -266,144 +263,39 @@ class Copilot:
         s = self.settings
         return OpenAIChat(spec[1], base_url=s.llm_base_url, api_key=s.llm_api_key, timeout=s.llm_timeout)
 
-    def gather(self, text: str, k: int | None = None, context: str | None = None):
-        """What a draft is made from: (the text to answer, its language, the ranked hits, the
-        screened evidence passages, screening notes, the confidence model's Evidence). The
-        drafts and scripts/fit_confidence.py both read it here, so the model is fitted on
-        exactly what it judges."""
-        from .analysis import detect_language
-        from .drafting.confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
-        from .drafting import answerable_text, ticket_questions
+    @cached_property
+    def pipeline(self):
+        from .drafting.pipeline import DraftPipeline
 
-        asked = answerable_text(text) or text
-        lang = detect_language(asked)
-        ctx = (answerable_text(context) or None) if context else None
-        query = f"{asked}\n{ctx}" if ctx else asked  # the latest message first: the 2,000-character cut keeps it
-        evidence_only = Filters(doc_types=["faq", "manual"])
-        cache = self.extractive.vectors  # the ticket's vectors serve the search and the drafter's scoring
-
-        def search(q: str, n: int) -> list[Hit]:
-            return self.retriever.search(q, n, evidence_only, query_vectors=cache)
-
-        hits = search(query[:2000], self.settings.draft_k if k is None else k)
-        # the drafter reads the best few passages; a ticket with several questions also gets
-        # the best passages for each question
-        evidence = list(hits[:EVIDENCE_PASSAGES])
-        questions = ticket_questions(asked)
-        if 1 < len(questions) <= 6:
-            seen = {h.chunk.chunk_id for h in evidence}
-            for q in questions:
-                for h in search(q[:500], 2):
-                    if h.chunk.chunk_id not in seen:
-                        seen.add(h.chunk.chunk_id)
-                        evidence.append(h)
-        evidence, screened = self._screen(evidence)
-        snap = self.retriever.snapshot()
-        coverage, n_words = snap.coverage(query)
-        cross = snap.language_share(lang) < COVERAGE_LANG_SHARE
-        ev = Evidence(hits, self.extractive.support(asked, evidence, ctx), coverage if n_words >= COVERAGE_MIN_WORDS else None, cross,
-                      words=n_words)
-        return asked, lang, hits, evidence, screened, ev
+        notify = self.webhooks.notify if self.webhooks is not None else None
+        return DraftPipeline(retriever=self.retriever, drafter=self.drafter, prompt=self.prompt, store=self.store,
+                             settings=self.settings, families=tuple(family_of(e) for e in self.embedders), notify=notify)
 
     @property
     def extractive(self):
         """The offline drafter: the default, and the LLM drafter's fallback and evidence judge."""
-        return getattr(self.drafter, "fallback", None) or self.drafter
+        return self.pipeline.extractive
+
+    def gather(self, text: str, k: int | None = None, context: str | None = None):
+        """What a draft is made from (drafting.pipeline.Gathered): the drafts and
+        scripts/fit_confidence.py both read it here, so the model is fitted on what it judges."""
+        from .drafting.ticket import analyse
+
+        return self.pipeline.gather(analyse(text, context), k)
 
     def draft(self, text: str, *, customer_id: str | None = None, ticket_id: str | None = None, k: int | None = None,
               actor: str = "cli", idempotency_key: str | None = None, persist: bool = True, context: str | None = None) -> Draft:
         """Draft a reply to a ticket and store it as pending. Nothing is sent. `text` is the
         message to answer; `context` the conversation before it (see `draft_ticket`)."""
-        from .answers import codes
-        from .drafting.confidence import COVERAGE_MIN
-        from .drafting.confidence import score as confidence_score
-        from .drafting import answerable_text
-        from .safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
-        from .store.repo import now_iso
-
-        text = (text or "").strip()
-        if not text:
-            raise InputError("ticket text is empty")
-        if len(text) > self.settings.max_ticket_chars:
-            raise InputError(f"ticket is {len(text)} characters; the limit is {self.settings.max_ticket_chars}")
-        k = self.settings.draft_k if k is None else k
-        if not 1 <= k <= 20:
-            raise InputError("k must be between 1 and 20")
-        if idempotency_key is not None and not idempotency_key.strip():
-            raise InputError("Idempotency-Key is empty: send a unique key per request, or no header")
-        context = (context or "").strip()[-MAX_CONTEXT_CHARS:] or None
-        request_hash = hashlib.sha256(f"{customer_id}\x00{ticket_id}\x00{k}\x00{text}\x00{context or ''}".encode()).hexdigest()
-        if idempotency_key:
-            existing = self.store.find_by_idempotency_key(idempotency_key, request_hash)
-            if existing is not None:
-                return existing
-        customer = self.store.get_customer(customer_id) if customer_id else None
-        asked, lang, hits, evidence, screened, ev = self.gather(text, k, context)
-        conf, threshold = confidence_score(ev, tuple(family_of(e) for e in self.embedders))
-        code_match = bool(codes(asked) & codes("\n".join(h.chunk.text for h in evidence)))
-        if code_match:
-            # an error code or product code the ticket names, found in the evidence: the
-            # knowledge has the answer whatever the similarities say
-            conf = max(conf, (1 + threshold) / 2)
-        # what the conversation raised earlier (a burning smell, a cancellation) still calls for a person
-        triggers = escalation_triggers(f"{context}\n{text}" if context else text)
-        angry = is_angry(text)
-        flags = (["prompt_injection"] if looks_like_injection(text) else []) + (["angry"] if angry else [])
-        holding = self.prompt("holding_reply")
-        esc = dict(text=text, lang=lang, conf=conf, hits=hits, customer_id=customer_id, ticket_id=ticket_id, flags=flags,
-                   holding=holding, actor=actor, idempotency_key=idempotency_key, request_hash=request_hash, persist=persist)
-        if triggers:
-            return self._save_escalated(reason="; ".join(f"{t.reason} ({t.code})" for t in triggers), kind=triggers[0].holding, **esc)
-        if angry:
-            return self._save_escalated(reason="the customer is angry: a person should answer (playbook section 5)", kind="standard", **esc)
-        if conf < threshold:
-            return self._save_escalated(reason=f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})",
-                                        kind="standard", **esc)
-        if ev.coverage is not None and not ev.cross_lingual and ev.coverage < COVERAGE_MIN and not code_match:
-            return self._save_escalated(reason=(f"the ticket is about things the knowledge base never mentions "
-                                                f"({ev.coverage:.0%} of its words are known)"), kind="standard", **esc)
-        if screened:
-            flags.append("knowledge_injection")
-        out = self.drafter.draft(asked, lang, evidence, customer_name=customer.name if customer else None,
-                                 apologise=reports_a_problem(text), context=answerable_text(context) if context else None)
-        out.reply, removed = self._guard(out.reply)
-        out.notes = [*screened, *(f"removed from the reply: {x[:80]}" for x in removed), *out.notes]
-        if not out.citations:  # the passages are related but none answers the question
-            return self._save_escalated(reason="no passage in the knowledge base answers the question", kind="standard", **esc)
-        fell_back = (out.drafter or "").endswith("->extractive")
-        prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
-        d = Draft(
-            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=out.reply, citations=out.citations, escalate=False,
-            escalation_reason=None, confidence=conf, prompt_name=prompt.name, prompt_version=prompt.version,
-            drafter=out.drafter or getattr(self.drafter, "name", "extractive"), evidence_ids=[h.chunk.chunk_id for h in hits],
-            customer_id=customer_id, ticket_id=ticket_id, ticket_text=text, flags=flags, notes=out.notes, created_at=now_iso(),
-        )
-        if not persist:  # evals: the same pipeline, nothing written
-            return d
-        return self._save(d, actor, idempotency_key, request_hash if idempotency_key else None)
+        return self.pipeline.draft(text, customer_id=customer_id, ticket_id=ticket_id, k=k, actor=actor,
+                                   idempotency_key=idempotency_key, persist=persist, context=context)
 
     def conversation(self, ticket_id: str) -> tuple[Ticket, str, str | None]:
-        """(the ticket, the message to answer, the context). The message is the customer's
-        latest turn: every customer message after the last agent message ("追記です" follow-ups
-        included). The context is the subject and the customer's earlier messages; the agents'
-        own replies are left out, so the draft never quotes the team back to the customer."""
+        """(the ticket, the message to answer, the context): drafting.pipeline.conversation."""
+        from .drafting.pipeline import conversation
+
         t = self.store.get_ticket(ticket_id)
-        turns = [m for m in t.messages if m.sender in ("customer", "agent")]
-        last_agent = max((i for i, m in enumerate(turns) if m.sender == "agent"), default=-1)
-        latest = [m.text for m in turns[last_agent + 1:] if m.sender == "customer"]
-        if not latest:  # the agent spoke last: answer the customer's last turn again
-            last_customer = max((i for i, m in enumerate(turns) if m.sender == "customer"), default=-1)
-            if last_customer < 0:
-                raise InputError(f"ticket {ticket_id} has no message from the customer to answer")
-            first = last_customer
-            while first > 0 and turns[first - 1].sender == "customer":
-                first -= 1
-            latest = [m.text for m in turns[first:last_customer + 1]]
-            earlier = turns[:first]
-        else:
-            earlier = turns[:last_agent + 1]
-        context = "\n".join([t.subject, *(m.text for m in earlier if m.sender == "customer")]).strip()
-        return t, "\n".join(latest), context or None
+        return (t, *conversation(t))
 
     def draft_ticket(self, ticket_id: str, *, k: int | None = None, actor: str = "cli",
                      idempotency_key: str | None = None) -> Draft:
@@ -419,58 +311,6 @@ class Copilot:
         from .domain import INBOX
 
         return self.store.find_tickets(status=",".join(INBOX), limit=limit)[0]
-
-    def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
-        """Evidence without the sentences that are not knowledge (text that instructs the
-        assistant, fake role tags, links off the company's domains); the notes say what went."""
-        from dataclasses import replace
-
-        from .safety import screen_passage
-
-        hosts = self.settings.allowed_link_hosts()
-        out, notes = [], []
-        for h in evidence:
-            clean, dropped = screen_passage(h.chunk.text, hosts)
-            if dropped:
-                log.warning("dropped %d instruction-like or off-domain sentence(s) from %s", len(dropped), h.chunk.source)
-                notes.append(f"ignored {len(dropped)} sentence(s) of {h.chunk.source} that instruct the assistant or link "
-                             "outside the company's domains: tell a knowledge editor")
-                if not clean.strip():
-                    continue
-                h = replace(h, chunk=replace(h.chunk, text=clean))
-            out.append(h)
-        return out, notes
-
-    def _guard(self, reply: str) -> tuple[str, list[str]]:
-        from .safety import guard_reply
-
-        try:  # the LLM drafter's own rules must never come back in a reply
-            prompts = [t for role, t in self.prompt("draft_reply").messages if role == "system"]
-        except CopilotError:
-            prompts = []
-        return guard_reply(reply, self.settings.allowed_link_hosts(), prompts)
-
-    def _save_escalated(self, *, text, lang, conf, hits, customer_id, ticket_id, flags, reason, holding, kind,
-                        actor, idempotency_key, request_hash, persist=True) -> Draft:
-        """An escalated draft: the playbook's holding reply, no facts, no citations."""
-        from .store.repo import now_iso
-
-        d = Draft(
-            draft_id="d_" + uuid.uuid4().hex[:20], language=lang, reply=holding.phrase(lang, kind), citations=[],
-            escalate=True, escalation_reason=reason, confidence=conf, prompt_name=holding.name,
-            prompt_version=holding.version, drafter=f"{getattr(self.drafter, 'name', 'extractive')}+holding",
-            evidence_ids=[h.chunk.chunk_id for h in hits], customer_id=customer_id, ticket_id=ticket_id,
-            ticket_text=text, flags=flags, created_at=now_iso(),
-        )
-        if not persist:
-            return d
-        return self._save(d, actor, idempotency_key, request_hash if idempotency_key else None)
-
-    def _save(self, d: Draft, actor: str, idempotency_key: str | None, request_hash: str | None) -> Draft:
-        saved = self.store.save_draft(d, actor, idempotency_key, request_hash)
-        if saved.draft_id == d.draft_id and self.webhooks is not None:  # not for an idempotent replay
-            self.webhooks.notify("draft.ready", saved.to_dict())
-        return saved
 
     @cached_property
     def webhooks(self):

@@ -4,9 +4,10 @@ quoted mail and without sentences that instruct the assistant)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from ..analysis import lexical_tokens, split_sentences
-from ..safety import looks_like_injection
+from ..analysis import detect_language, lexical_tokens, split_sentences
+from ..safety import escalation_triggers, is_angry, looks_like_injection, reports_a_problem
 
 MAX_QUESTIONS = 6  # a ticket with more "questions" is read as one text
 
@@ -78,3 +79,33 @@ def _with_context(ticket: str, asking: list[str]) -> list[str]:
                 q = sents[sents.index(q) - 1] + " " + q
         out.append(q)
     return out
+
+
+@dataclass(frozen=True)
+class TicketAnalysis:
+    """A ticket read once, passed to every stage of the pipeline."""
+
+    text: str  # the message to answer, as sent (stored with the draft)
+    asked: str  # what may steer retrieval and the reply (answerable_text)
+    context: str | None  # the answerable part of the earlier conversation
+    lang: str
+    questions: list[str]
+    triggers: list  # the playbook's escalation rules that fire, over the whole conversation
+    angry: bool
+    injection: bool  # the ticket tries to instruct the assistant
+    reports_problem: bool
+
+    @property
+    def query(self) -> str:
+        """The search text: the latest message first (a 2,000-character cut keeps it), then the context."""
+        return f"{self.asked}\n{self.context}" if self.context else self.asked
+
+
+def analyse(text: str, context: str | None = None) -> TicketAnalysis:
+    asked = answerable_text(text) or text
+    # what the conversation raised earlier (a burning smell, a cancellation) still calls for a person
+    conversation = f"{context}\n{text}" if context else text
+    return TicketAnalysis(
+        text=text, asked=asked, context=(answerable_text(context) or None) if context else None,
+        lang=detect_language(asked), questions=ticket_questions(asked), triggers=escalation_triggers(conversation),
+        angry=is_angry(text), injection=looks_like_injection(text), reports_problem=reports_a_problem(text))
