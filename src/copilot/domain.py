@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -267,3 +268,7 @@ class Customer:
     plan: str | None = None
     products: list[str] = field(default_factory=list)
     created_at: str | None = None
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")  # orders a draft and the next message

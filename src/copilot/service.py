@@ -7,7 +7,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from functools import cached_property
 from pathlib import Path
 
@@ -443,72 +442,18 @@ class Copilot:
             c.chroma = self.chroma
         return c
 
-    # --- knowledge files (shared by the REST API and the panel) -----------------------------
-    def _knowledge_path(self, rel: str) -> Path:
-        if not rel or any(ord(ch) < 32 for ch in rel):
-            raise InputError("path is empty or contains control characters")
-        root = Path(self.settings.knowledge_dir).resolve()
-        p = (root / rel).resolve()
-        if root not in p.parents:
-            raise InputError(f"path {rel!r} is outside the knowledge folder")
-        return p
+    # --- knowledge files (shared by the REST API and the panel): knowledge/files.py ----------
+    @cached_property
+    def files(self):
+        from .knowledge.files import KnowledgeFiles
+
+        return KnowledgeFiles(Path(self.settings.knowledge_dir), self.settings.max_upload_bytes, self.layout)
 
     def upload_document(self, name: str, data: bytes, folder: str = "manuals") -> dict:
-        """Validate a file by loading it as the indexer will, then put it in place atomically."""
-        import re
-
-        from .domain import LoadIssue
-        from .errors import DocumentError
-        from .knowledge.loaders import FAQ_EXTS, MANUAL_EXTS, load_file
-
-        if folder not in ("faq", "manuals", "playbook"):
-            raise InputError("folder must be faq, manuals or playbook")
-        name = Path(name or "").name
-        if not name or not re.match(r"^[\w\-. ()\u3040-\u30ff\u3400-\u9fff]{1,120}$", name):
-            raise InputError("file name is missing or has characters that are not allowed")
-        ext = Path(name).suffix.lower()
-        allowed = FAQ_EXTS if folder == "faq" else MANUAL_EXTS
-        if ext not in allowed:
-            raise InputError(f"{ext or 'no extension'} is not accepted in {folder}/ (use {' '.join(sorted(allowed))})")
-        if len(data) > self.settings.max_upload_bytes:
-            raise InputError(f"file is over the {self.settings.max_upload_bytes} byte limit")
-        root = Path(self.settings.knowledge_dir)
-        target = self._knowledge_path(f"{folder}/{name}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_name(f".upload-{uuid.uuid4().hex[:8]}{ext}")
-        staged.write_bytes(data)
-        issues: list[LoadIssue] = []
-        try:
-            docs = load_file(staged, root, issues)
-        except DocumentError as exc:
-            staged.unlink(missing_ok=True)
-            raise InputError(f"{folder}/{name}: {exc.reason}") from exc
-        staged.replace(target)
-        return {"path": f"{folder}/{name}", "documents": len(docs), "issues": [i.to_dict() for i in issues],
-                "reindex_needed": True}
+        return self.files.upload(name, data, folder)
 
     def delete_document(self, rel: str) -> dict:
-        from .errors import NotFoundError
-
-        target = self._knowledge_path(rel)
-        if not target.is_file():
-            raise NotFoundError(f"no file {rel} in the knowledge folder")
-        target.unlink()
-        return {"deleted": rel, "reindex_needed": True}
+        return self.files.delete(rel)
 
     def documents(self) -> dict:
-        from .knowledge.loaders import iter_files
-
-        root = Path(self.settings.knowledge_dir)
-        manifest = self.layout.read_manifest() or {"documents": {}}
-        by_source: dict[str, dict] = {}
-        for e in manifest["documents"].values():
-            s = by_source.setdefault(e["source"], {"path": e["source"], "documents": 0, "chunks": 0, "indexed": True})
-            s["documents"] += 1
-            s["chunks"] += len(e["chunks"])
-        for f in iter_files(root) if root.is_dir() else []:
-            rel = f.relative_to(root).as_posix()
-            by_source.setdefault(rel, {"path": rel, "documents": 0, "chunks": 0, "indexed": False})
-        for rel, s in by_source.items():
-            s["on_disk"] = (root / rel).exists()
-        return {"index_version": manifest.get("version"), "files": sorted(by_source.values(), key=lambda s: s["path"])}
+        return self.files.listing()

@@ -19,7 +19,7 @@ from ..domain import Draft, Hit, Ticket
 from ..errors import CopilotError, InputError
 from ..retrieval import Filters
 from ..safety import guard_reply, screen_passage
-from ..store.repo import now_iso
+from ..domain import now_iso
 from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN, COVERAGE_MIN_WORDS, Evidence
 from .confidence import score as confidence_score
 from .ticket import MAX_QUESTIONS, TicketAnalysis, analyse

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..domain import HELPDESK_STATUSES, SENDERS, Citation, Customer, Draft, Message, Ticket
+from ..domain import HELPDESK_STATUSES, SENDERS, Citation, Customer, Draft, Message, Ticket, now_iso
 from ..errors import ConflictError, InputError, NotFoundError, RuntimeFailure
 from ..workflow import check_transition, text_diff
 from . import schema as s
@@ -47,9 +47,6 @@ def ticket_status(r) -> str:
         return "rejected"
     return "escalated" if r["escalate"] else "drafted"
 
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")  # orders a draft and the next message
 
 
 def _j(v) -> str:

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ...domain import HELPDESK_STATUSES, MAX_TEXT_CHARS, Message, Ticket
-from ...store.repo import now_iso
+from ...domain import now_iso
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
