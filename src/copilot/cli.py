@@ -306,12 +306,12 @@ def _cmd_summarize(args, copilot) -> int:
 def _cmd_drafts(args, copilot) -> int:
     cmd = args.drafts_command
     if cmd == "list":
-        rows = [d.to_dict() for d in copilot.store.list_drafts(args.status, args.limit)]
+        rows = [d.to_dict() for d in copilot.find_drafts(status=args.status, limit=args.limit)[0]]
         human = "\n".join(f"{d['draft_id']}  {d['status']:8s} {'ESC ' if d['escalate'] else '    '}{d['language']}  "
                           f"{d['customer_id'] or '-':8s} {d['ticket_text'][:50]!r}" for d in rows) or "no drafts"
         _print(args, {"drafts": rows}, human)
     elif cmd == "show":
-        d = copilot.store.get_draft(args.draft_id).to_dict()
+        d = copilot.get_draft(args.draft_id).to_dict()
         _print(args, d, _draft_human(d))
     elif cmd == "approve":
         final = args.final_text if args.final_text is not None else (_read_text(args.final_file) if args.final_file else None)
@@ -321,9 +321,7 @@ def _cmd_drafts(args, copilot) -> int:
         d = copilot.reject(args.draft_id, args.reason, args.note, actor=f"cli:{args.agent}", agent=args.agent).to_dict()
         _print(args, d, _draft_human(d))
     else:  # export
-        from .feedback import export_feedback
-
-        out = export_feedback(copilot.store, args.out)
+        out = copilot.export_feedback(args.out)
         _print(args, out, "\n".join(f"{k}: {v}" for k, v in out.items()))
     return EXIT_OK
 
@@ -335,7 +333,7 @@ def _cmd_customers(args, copilot) -> int:
         for e in out["errors"]:
             human += f"\n  skipped {e['path']}: {e['reason']}"
     else:
-        rows = [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in copilot.store.list_customers()]
+        rows = [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in copilot.customers()[0]]
         out = {"customers": rows}
         human = "\n".join(f"{r['customer_id']}  {r['lang']}  {r['plan'] or '-':8s} {r['name']}" for r in rows) or "no customers"
     _print(args, out, human)
@@ -343,18 +341,15 @@ def _cmd_customers(args, copilot) -> int:
 
 
 def _cmd_keys(args, copilot) -> int:
-    from .auth import new_key
-
     cmd = args.keys_command
     if cmd == "create":
-        key_id, key, key_hash = new_key(args.role)
-        rec = copilot.store.add_api_key(key_id, key_hash, args.role, args.name, actor="cli")
-        _print(args, {**rec, "key": key}, f"{key}\n(id {key_id}, role {args.role}; shown once, store it now)")
+        rec, key = copilot.create_api_key(args.role, args.name, actor="cli")
+        _print(args, {**rec, "key": key}, f"{key}\n(id {rec['id']}, role {args.role}; shown once, store it now)")
     elif cmd == "list":
-        rows = copilot.store.list_api_keys()
+        rows = copilot.api_keys()
         _print(args, {"keys": rows}, "\n".join(f"{r['id']}  {r['role']:8s} {r['name']}  {'REVOKED ' + r['revoked_at'] if r['revoked_at'] else ''}" for r in rows) or "no keys")
     else:
-        rec = copilot.store.revoke_api_key(args.key_id, actor="cli")
+        rec = copilot.revoke_api_key(args.key_id, actor="cli")
         _print(args, rec, f"revoked {rec['id']} ({rec['role']}, {rec['name']})")
     return EXIT_OK
 
@@ -363,19 +358,17 @@ def _cmd_serve(args, copilot) -> int:
     import uvicorn
 
     from .api import create_app
-    from .auth import new_key
     from .errors import ConfigError
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {args.workers}")
 
-    if not copilot.store.list_api_keys():
+    if not copilot.api_keys():
         # first start: one admin key, printed once, and only on loopback until keys are managed
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError("no API keys exist: create one with `copilot keys create --role admin --name you` "
                               "before serving on a non-loopback address")
-        key_id, key, key_hash = new_key("admin")
-        copilot.store.add_api_key(key_id, key_hash, "admin", "first-start admin key", actor="serve")
+        _, key = copilot.create_api_key("admin", "first-start admin key", actor="serve")
         sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
                          f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
     sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"

@@ -369,45 +369,12 @@ class Copilot:
     # --- evals ----------------------------------------------------------------------------
     def run_eval(self, dataset: Path, out: Path | None = None, *, thresholds: Path | None = None,
                  baseline: Path | None = None, update_baseline: bool = False, progress=None) -> dict:
-        """Score the pipeline on a dataset, write the reports, apply the gate. The one entry
-        point for the CLI, the panel's QA tab and the REST API.
+        """Score the pipeline on a dataset, write the reports, apply the gate (evals/suites.py):
+        the one entry point for the CLI, the panel's QA tab and the REST API."""
+        from .evals.suites import run_dataset
 
-        A case file that names its own knowledge folder (a cold suite) is scored on a fresh
-        index of that folder in a temporary data dir, with the same embedders and settings."""
-        import time
-
-        from .evals import gate, report
-        from .evals.dataset import load_beir, load_suite
-        from .evals.runner import run_beir, run_cases
-
-        dataset = Path(dataset)
-        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        if dataset.is_dir():
-            result = run_beir(self._scratch_copilot, load_beir(dataset))
-        else:
-            suite = load_suite(dataset)
-            if suite.knowledge is not None:
-                from .evals.suites import suite_copilot
-
-                with suite_copilot(self, suite) as c:
-                    result = run_cases(c, suite.cases, progress=progress)
-            else:
-                result = run_cases(self, suite.cases, progress=progress)
-            result["suite"] = suite.name
-        evals_dir = dataset.parent if dataset.is_file() else self.settings.evals_dir
-        thresholds = thresholds or evals_dir / "thresholds.yaml"
-        baseline = baseline or evals_dir / "baseline.json"
-        base = gate.load_baseline(baseline)
-        failures = gate.check(result["metrics"], gate.load_thresholds(thresholds) if not dataset.is_dir() else {}, base)
-        result.update({"dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                       "gate_failures": failures, "passed": not failures, "baseline": base,
-                       "thresholds": str(thresholds)})
-        out = Path(out) if out else self.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
-        result["report"] = str(report.write_reports(result, out))
-        if update_baseline:
-            gate.write_baseline(baseline, result)
-            result["baseline_updated"] = str(baseline)
-        return result
+        return run_dataset(self, Path(dataset), out, thresholds=thresholds, baseline=baseline,
+                           update_baseline=update_baseline, progress=progress)
 
     def run_eval_all(self, evals_dir: Path | None = None, out: Path | None = None, *, update_baseline: bool = False,
                      progress=None) -> dict:
@@ -441,6 +408,62 @@ class Copilot:
         if "data_dir" not in settings and "chroma" in self.__dict__:
             c.chroma = self.chroma
         return c
+
+    # --- records, for the surfaces (REST, panel, CLI) -------------------------------------
+    def get_draft(self, draft_id: str) -> Draft:
+        return self.store.get_draft(draft_id)
+
+    def find_drafts(self, **filters) -> tuple[list[Draft], int]:
+        return self.store.find_drafts(**filters)
+
+    def find_tickets(self, **filters) -> tuple[list[dict], int]:
+        return self.store.find_tickets(**filters)
+
+    def add_ticket(self, ticket: Ticket, actor: str) -> Ticket:
+        return self.store.add_ticket(ticket, actor)
+
+    def add_message(self, ticket_id: str, sender: str, text: str, actor: str):
+        return self.store.add_message(ticket_id, sender, text, actor)
+
+    def customers(self, limit: int | None = None, offset: int = 0) -> tuple[list, int]:
+        return self.store.list_customers(limit, offset), self.store.counts()["customers"]
+
+    def knowledge_gaps(self, limit: int = 500) -> list[Draft]:
+        """Drafts rejected because the knowledge base lacks the answer: what editors should write."""
+        return [d for d in self.store.list_drafts("rejected", limit) if d.reject_reason == "knowledge_gap"]
+
+    def export_feedback(self, out: Path) -> dict:
+        from .feedback import export_feedback
+
+        return export_feedback(self.store, out)
+
+    def check_database(self) -> dict:
+        return self.store.counts()
+
+    def api_key(self, key: str) -> dict | None:
+        """The live record of a presented key (None when unknown or revoked)."""
+        from .auth import hash_key
+
+        rec = self.store.api_key_by_hash(hash_key(key or ""))
+        return None if rec is None or rec["revoked_at"] else rec
+
+    def create_api_key(self, role: str, name: str, actor: str) -> tuple[dict, str]:
+        """(the stored record, the key itself: shown once, stored hashed)."""
+        from .auth import new_key
+
+        key_id, key, key_hash = new_key(role)
+        return self.store.add_api_key(key_id, key_hash, role, name, actor=actor), key
+
+    def key_role(self, key_id: str) -> str | None:
+        """The role of a live key (None when unknown or revoked)."""
+        rec = next((r for r in self.store.list_api_keys() if r["id"] == key_id), None)
+        return None if rec is None or rec["revoked_at"] else rec["role"]
+
+    def api_keys(self) -> list[dict]:
+        return self.store.list_api_keys()
+
+    def revoke_api_key(self, key_id: str, actor: str) -> dict:
+        return self.store.revoke_api_key(key_id, actor=actor)
 
     # --- knowledge files (shared by the REST API and the panel): knowledge/files.py ----------
     @cached_property

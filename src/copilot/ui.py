@@ -25,7 +25,7 @@ REPORT_LINK_TTL_S = 3600
 
 
 class Sessions:
-    """Signed-in names: username -> the hash of the key they signed in with. The role is read
+    """Signed-in names: username -> the id of the key they signed in with. The role is read
     from the key on every event, so a revoked key stops working at once."""
 
     def __init__(self, copilot) -> None:
@@ -34,25 +34,21 @@ class Sessions:
         self._lock = threading.Lock()
 
     def login(self, username: str, password: str) -> bool:
-        from .auth import hash_key
-
-        h = hash_key(password or "")
-        rec = self.copilot.store.api_key_by_hash(h)
-        if not username or rec is None or rec["revoked_at"]:
+        rec = self.copilot.api_key(password or "")
+        if not username or rec is None:
             return False
         with self._lock:
             held = self._keys.get(username)
-            if held is not None and held != h and self._role(held) is not None:
+            if held is not None and held != rec["id"] and self._role(held) is not None:
                 # the name is signed in with another live key: refusing keeps one person's
                 # session from gaining (or losing) the other key's role
                 log.warning("panel sign-in refused: the name is in use with another key")
                 return False
-            self._keys[username] = h
+            self._keys[username] = rec["id"]
         return True
 
-    def _role(self, key_hash: str) -> str | None:
-        rec = self.copilot.store.api_key_by_hash(key_hash)
-        return None if rec is None or rec["revoked_at"] else rec["role"]
+    def _role(self, key_id: str) -> str | None:
+        return self.copilot.key_role(key_id)
 
     def role(self, request) -> tuple[str, str | None]:
         user = getattr(request, "username", None) or ""
@@ -268,7 +264,7 @@ def build(copilot, sessions: Sessions, links: ReportLinks):
 
     @guarded(sessions, "gaps")
     def gaps(user):
-        drafts = [d for d in copilot.store.list_drafts("rejected", 500) if d.reject_reason == "knowledge_gap"]
+        drafts = copilot.knowledge_gaps()
         if not drafts:
             return "No knowledge gaps reported yet."
         return "\n".join(f"- **{html.escape(d.ticket_text[:120])}** — {html.escape(d.reject_note or '')} ({d.decided_at})" for d in drafts)

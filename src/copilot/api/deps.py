@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..access import ACTIONS, allowed, route_action
-from ..auth import hash_key
 from .errors import ApiError
 
 
@@ -64,9 +63,8 @@ async def authorize(request: Request) -> Principal:
     if not key:
         raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'",
                        {"WWW-Authenticate": "Bearer"})
-    store = request.app.state.copilot.store
-    rec = await run_in_threadpool(store.api_key_by_hash, hash_key(key))
-    if rec is None or rec["revoked_at"]:
+    rec = await run_in_threadpool(request.app.state.copilot.api_key, key)
+    if rec is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     request.state.key_id = rec["id"]
     if not allowed(rec["role"], action):

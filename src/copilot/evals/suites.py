@@ -86,3 +86,46 @@ def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baselin
     result.update({"gate_failures": failures, "passed": not failures})
     result["report"] = str(report.write_summary(result, out))
     return result
+
+
+def run_dataset(copilot, dataset: Path, out: Path | None = None, *, thresholds: Path | None = None,
+                baseline: Path | None = None, update_baseline: bool = False, progress=None) -> dict:
+    """Score the pipeline on a dataset, write the reports, apply the gate. The one entry
+    point for the CLI, the panel's QA tab and the REST API.
+
+    A case file that names its own knowledge folder (a cold suite) is scored on a fresh
+    index of that folder in a temporary data dir, with the same embedders and settings."""
+    import time
+
+    from . import gate, report
+    from .dataset import load_beir, load_suite
+    from .runner import run_beir, run_cases
+
+    dataset = Path(dataset)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if dataset.is_dir():
+        result = run_beir(copilot._scratch_copilot, load_beir(dataset))
+    else:
+        suite = load_suite(dataset)
+        if suite.knowledge is not None:
+            from .evals.suites import suite_copilot
+
+            with suite_copilot(copilot, suite) as c:
+                result = run_cases(c, suite.cases, progress=progress)
+        else:
+            result = run_cases(copilot, suite.cases, progress=progress)
+        result["suite"] = suite.name
+    evals_dir = dataset.parent if dataset.is_file() else copilot.settings.evals_dir
+    thresholds = thresholds or evals_dir / "thresholds.yaml"
+    baseline = baseline or evals_dir / "baseline.json"
+    base = gate.load_baseline(baseline)
+    failures = gate.check(result["metrics"], gate.load_thresholds(thresholds) if not dataset.is_dir() else {}, base)
+    result.update({"dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                   "gate_failures": failures, "passed": not failures, "baseline": base,
+                   "thresholds": str(thresholds)})
+    out = Path(out) if out else copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
+    result["report"] = str(report.write_reports(result, out))
+    if update_baseline:
+        gate.write_baseline(baseline, result)
+        result["baseline_updated"] = str(baseline)
+    return result

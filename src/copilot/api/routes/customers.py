@@ -26,9 +26,7 @@ class TicketCreate(BaseModel):
 @router.get("")
 async def list_customers(request: Request, caller: Caller, limit: int = Query(50, ge=1, le=200),
                          offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
-    store = request.app.state.copilot.store
-    page = await run_in_threadpool(store.list_customers, limit, offset)
-    total = (await run_in_threadpool(store.counts))["customers"]
+    page, total = await run_in_threadpool(request.app.state.copilot.customers, limit, offset)
     return {"items": [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in page],
             "total": total, "limit": limit, "offset": offset}
 
@@ -43,5 +41,5 @@ async def add_ticket(customer_id: str, body: TicketCreate, request: Request, cal
     at = now_iso()
     t = Ticket(body.ticket_id or f"T-{uuid.uuid4().hex[:10]}", customer_id, body.subject, body.status, body.channel, at,
                list(body.tags), [Message("customer", at, body.text)])
-    await run_in_threadpool(request.app.state.copilot.store.add_ticket, t, caller.actor)
+    await run_in_threadpool(request.app.state.copilot.add_ticket, t, caller.actor)
     return {"ticket_id": t.ticket_id, "customer_id": customer_id, "status": t.status, "created_at": at}

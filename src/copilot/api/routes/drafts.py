@@ -49,7 +49,7 @@ async def list_drafts(request: Request, caller: Caller,
                       created_to: str | None = Query(None, max_length=40, description="ISO time, exclusive"),
                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     """Drafts, newest first, filtered; a helpdesk lists `status=pending` to find what awaits review."""
-    items, total = await run_in_threadpool(lambda: request.app.state.copilot.store.find_drafts(
+    items, total = await run_in_threadpool(lambda: request.app.state.copilot.find_drafts(
         status=status, customer_id=customer_id, ticket_id=ticket_id, created_from=created_from, created_to=created_to,
         limit=limit, offset=offset))
     return {"items": [d.to_dict() for d in items], "total": total, "limit": limit, "offset": offset}
@@ -57,7 +57,7 @@ async def list_drafts(request: Request, caller: Caller,
 
 @router.get("/{draft_id}")
 async def get_draft(draft_id: str, request: Request, caller: Caller) -> dict:
-    return (await run_in_threadpool(request.app.state.copilot.store.get_draft, draft_id)).to_dict()
+    return (await run_in_threadpool(request.app.state.copilot.get_draft, draft_id)).to_dict()
 
 
 @router.post("/{draft_id}/approve")

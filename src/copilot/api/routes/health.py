@@ -21,7 +21,7 @@ async def readyz(request: Request):
     c = request.app.state.copilot
     try:
         info = await run_in_threadpool(c.check_index)
-        await run_in_threadpool(c.store.counts)  # the database answers
+        await run_in_threadpool(c.check_database)  # the database answers
     except CopilotError as exc:
         return JSONResponse(error_body("not_ready", str(exc)), status_code=503)
     except Exception as exc:  # a database driver error

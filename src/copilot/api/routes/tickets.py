@@ -31,7 +31,7 @@ async def list_tickets(request: Request, caller: Caller,
     a holding reply for a person), `approved`, `sent` (approved, and the helpdesk then added the
     agent's reply as a message), `rejected`, `closed` (resolved in the helpdesk). Support Copilot
     itself never sends anything: an approved draft is what the helpdesk sends."""
-    items, total = await run_in_threadpool(lambda: request.app.state.copilot.store.find_tickets(
+    items, total = await run_in_threadpool(lambda: request.app.state.copilot.find_tickets(
         status=status, customer_id=customer_id, limit=limit, offset=offset))
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -40,7 +40,7 @@ async def list_tickets(request: Request, caller: Caller,
 async def add_message(ticket_id: str, body: MessageCreate, request: Request, caller: Caller) -> dict:
     """Append a message to a stored ticket: the customer's reply (the ticket is `open` again and
     the next draft reads the whole conversation) or the reply the helpdesk sent (`sent`)."""
-    m = await run_in_threadpool(request.app.state.copilot.store.add_message, ticket_id, body.sender, body.text, caller.actor)
+    m = await run_in_threadpool(request.app.state.copilot.add_message, ticket_id, body.sender, body.text, caller.actor)
     return {"ticket_id": ticket_id, "sender": m.sender, "at": m.at}
 
 
