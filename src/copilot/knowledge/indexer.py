@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,42 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG
 
 def _chroma_meta(c: Chunk) -> dict:
     return {"doc_id": c.doc_id, "source": c.source, "lang": c.lang, "doc_type": c.doc_type}
+
+
+@dataclass
+class _Plan:
+    """What one run builds (Indexer._plan)."""
+
+    source: Path
+    full: bool
+    served: dict | None
+    prev: dict | None
+    glossary_csv: str
+    glossary_hash: str
+    split_cfg: dict
+    new_docs: dict[str, dict] = field(default_factory=dict)
+    new_chunks: dict[str, Chunk] = field(default_factory=dict)
+    prev_active: set[str] = field(default_factory=set)
+    active: list[str] = field(default_factory=list)  # the new version's chunks, in document order
+    active_set: set[str] = field(default_factory=set)
+    unchanged: bool = False
+
+    @property
+    def served_docs(self) -> dict:
+        return (self.served or {}).get("documents", {})
+
+
+
+@dataclass
+class _Vectors:
+    """What the embed step produced (Indexer._embed_all)."""
+
+    version: str
+    canary_id: str
+    collections: dict[str, dict] = field(default_factory=dict)
+    fresh: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    canary_vec: np.ndarray | None = None
 
 
 class Indexer:
@@ -115,184 +152,190 @@ class Indexer:
                 + "; free disk space and run `copilot index` again") from exc
 
     def _run(self, source: Path, full: bool, progress: ProgressFn | None) -> IndexReport:
+        """plan → catalog rows → embed → lexical (+ vectors, canary) → publish → GC."""
         started = time.perf_counter()
         report = IndexReport()
+        note = progress or (lambda stage, done, total: None)
         with self.layout.writer_lock():
             self._clean_temp()
-            # `served`: the version readers use now, protected from GC until the next run, even
-            # by a full rebuild (searches in flight still query its collections).
-            # `prev`: what this run may reuse; nothing when rebuilding in full.
-            served = None
-            try:
-                served = self.layout.read_manifest()
-            except IndexUnavailable as exc:
-                if not full:
-                    log.warning("served index is unreadable (%s); rebuilding in full", exc)
-                full = True
-            prev = None if full else served
-            if progress:
-                progress("load", 0, 1)
-            docs, issues, failed = load_directory(source)
-            _glossary, glossary_csv = Glossary.load_dir(source, issues)
-            glossary_hash = content_hash(glossary_csv, length=16)
-            report.errors = issues
-            prev_docs: dict = (prev or {}).get("documents", {})
-            served_docs: dict = (served or {}).get("documents", {})
-
-            # a file that fails to load keeps its previous version (a full rebuild too, with its
-            # chunks embedded again): never lose served knowledge
-            carried = {d: e for d, e in served_docs.items() if e["source"] in failed}
-            if not docs and not carried:
-                raise InputError(f"no loadable documents in {source}" + (f" ({len(issues)} files failed)" if issues else ""))
-
-            new_docs: dict[str, dict] = {}
-            new_chunks: dict[str, Chunk] = {}
-            split_cfg = {"max_tokens": self.splitter.max_tokens, "overlap": self.splitter.overlap,
-                         "encoding": self.splitter.encoding}
-            same_split = prev is not None and prev.get("splitter") == split_cfg
-            for doc in docs:
-                old = prev_docs.get(doc.doc_id) if same_split else None
-                if old is not None and old["version"] == doc.version and old["source"] == doc.source and old["chunks"]:
-                    # unchanged document, same splitter: its chunks are the ones already indexed
-                    new_docs[doc.doc_id] = dict(old)
-                    continue
-                chunks = self.splitter.split(doc)
-                if not chunks:
-                    continue
-                new_docs[doc.doc_id] = self._doc_entry(doc, chunks)
-                for c in chunks:
-                    new_chunks[c.chunk_id] = c
-            for doc_id, entry in carried.items():
-                if doc_id not in new_docs:
-                    new_docs[doc_id] = entry
-            carried_ids = [cid for e in carried.values() for cid in e["chunks"] if cid not in new_chunks]
-            if carried_ids:
-                for cid, (chunk, _tok) in self.catalog.get_chunks(carried_ids).items():
-                    new_chunks[cid] = chunk
-
-            for doc_id, entry in new_docs.items():
-                old = served_docs.get(doc_id)
-                if old is None:
-                    report.added += 1
-                elif old["version"] != entry["version"]:
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
-            report.removed = sum(1 for d in served_docs if d not in new_docs)
-
-            active = [cid for e in new_docs.values() for cid in e["chunks"]]
-            same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
-            same_glossary = prev is not None and prev.get("glossary") == glossary_hash
-            intact = same_backends and all(
-                self.store.collection(e["collection"]).count() >= len(active) for e in prev["embedders"].values())
-            if same_backends and same_glossary and intact and not (report.added or report.updated or report.removed):
-                # nothing changed: keep serving the same version, touch nothing
-                report.chunks = len(active)
-                report.version = prev["version"]
+            plan = self._plan(source, full, note, report)
+            if plan.unchanged:  # nothing changed: keep serving the same version, touch nothing
+                report.chunks, report.version = len(plan.active), plan.prev["version"]
                 report.seconds = time.perf_counter() - started
                 return report
-            active_set = set(active)
-            prev_active = {cid for e in prev_docs.values() for cid in e["chunks"]}
-
-            # 2. catalog rows (tokens for the lexical index are computed once per chunk)
-            missing = [new_chunks[c] for c in active if c in new_chunks]
-            known = self.catalog.known_chunk_ids(c.chunk_id for c in missing)
-            fresh = [c for c in missing if c.chunk_id not in known]
-            if fresh:
-                if progress:
-                    progress("tokenize", 0, len(fresh))
-                stated = [lexical_tokens(c.stated_text) for c in fresh]
-                extra = [lexical_tokens("\n".join(c.phrasings)) if c.phrasings else [] for c in fresh]
-                self.catalog.add_chunks(fresh, [s + x for s, x in zip(stated, extra)],
-                                        [s if c.phrasings else None for s, c in zip(stated, fresh)])
-
-            report.warnings = self._screen(new_chunks.values())
-
-            # 3. vectors
-            version = self.layout.new_version_name()
-            generation = content_hash(version, length=8)
-            collections: dict[str, dict] = {}
-            canary_vec = None
-            canary_id = min(active_set)
-            prev_cols = (prev or {}).get("embedders", {})
-            fresh_vectors: dict[str, dict[str, np.ndarray]] = {}
-            for e in self.embedders:
-                reuse = (not full) and e.name in prev_cols
-                name = prev_cols[e.name]["collection"] if reuse else self.store.collection_name(e.name, generation)
-                col = self.store.collection(name)
-                if reuse and col.count() < len(prev_active):
-                    # the collection lost vectors (wiped or damaged store): rebuild this one
-                    log.warning("collection %s holds fewer vectors than the served index; rebuilding it", name)
-                    reuse = False
-                    name = self.store.collection_name(e.name, generation)
-                    col = self.store.collection(name)
-                need_ids = [c for c in active if (not reuse or c not in prev_active)]
-                absent = [c for c in need_ids if c not in new_chunks]
-                if absent:  # chunks of unchanged documents, needed when a collection is rebuilt
-                    for cid, (chunk, _tok) in self.catalog.get_chunks(absent, tokens=False).items():
-                        new_chunks[cid] = chunk
-                need = [new_chunks[c] for c in need_ids]
-                vecs = self._embed(e, need, use_cache=not full, report=report, progress=progress)
-                fresh_vectors[e.name] = dict(zip(need_ids, vecs))
-                if need:
-                    if progress:
-                        progress(f"write:{e.name}", 0, len(need))
-                    col.upsert([c.chunk_id for c in need], vecs, [_chroma_meta(c) for c in need])
-                collections[e.name] = {"collection": name, "dim": int(vecs.shape[1]) if len(need) else prev_cols.get(e.name, {}).get("dim", 0)}
-                if e is self.embedders[0]:
-                    canary_vec = self.catalog.cached_vectors(e.name, [text_key(self._chunk_for(canary_id, new_chunks).embed_text)])
-                    canary_vec = next(iter(canary_vec.values()), None)
-
-            # 4. lexical index + canary + manifest, in a temp dir renamed into place
-            if progress:
-                progress("lexical", 0, 1)
-            toks, stated = self.catalog.get_tokens(active)
-            lexical = self.backends.build_lexical(active, [toks[c] for c in active])
-            tmp = self.layout.versions / f".tmp-{version}"
-            lexical.save(tmp / "lexical")
-            if stated:  # phrasings present: a second index over what the knowledge states
-                self.backends.build_lexical(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
-            (tmp / "glossary.csv").write_text(glossary_csv, encoding="utf-8")
-            vector_files = (self._write_vectors(tmp, active, collections, fresh_vectors, served if not full else None)
-                            if len(active) <= EXACT_MAX else {})
-            if canary_vec is not None:
-                primary = self.store.collection(collections[self.embedders[0].name]["collection"])
-                canary_check(primary, canary_id, canary_vec, active_set)
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "version": version,
-                "parent": (served or {}).get("version"),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "source": str(source),
-                "splitter": split_cfg,
-                "embedders": collections,
-                "vectors": vector_files,  # embedder -> file in the version dir (rows: lexical order)
-                "primary": self.embedders[0].name,
-                "canary": {"chunk_id": canary_id, "vector": [float(x) for x in canary_vec] if canary_vec is not None else None},
-                "glossary": glossary_hash,
-                "documents": new_docs,
-                "chunks": len(active),
-                # chunks the previous version served and this one does not: the next run's GC
-                # deletes them from the vector store without scanning it
-                "retired": sorted(prev_active - active_set),
-            }
-            write_json_atomic(tmp / "manifest.json", manifest)
-            os.replace(tmp, self.layout.version_dir(version))
-            if self.pause_before_publish:
-                log.warning("pausing %.1fs before publishing version %s (debug setting)", self.pause_before_publish, version)
-                time.sleep(self.pause_before_publish)
-            self.layout.publish(version)
-            log.info("published index version %s (%d chunks)", version, len(active))
-
-            # 5. garbage collection: keep what this and the previously served version use
-            served_active = {cid for e in served_docs.values() for cid in e["chunks"]}
-            self._collect_garbage(manifest, served, active_set | served_active)
-            report.chunks = len(active)
-            report.version = version
+            self._catalog_rows(plan, note)
+            report.warnings = self._screen(plan.new_chunks.values())
+            vectors = self._embed_all(plan, note, report)
+            tmp = self._lexical(plan, vectors, note)
+            manifest = self._publish(plan, vectors, tmp)
+            # keep what this and the previously served version use
+            served_active = {cid for e in plan.served_docs.values() for cid in e["chunks"]}
+            self._collect_garbage(manifest, plan.served, plan.active_set | served_active)
+            report.chunks, report.version = len(plan.active), vectors.version
             report.seconds = time.perf_counter() - started
-            if progress:
-                progress("done", 1, 1)
+            note("done", 1, 1)
             return report
+
+    def _plan(self, source: Path, full: bool, note: ProgressFn, report: IndexReport) -> _Plan:
+        """What the new version holds: its documents (unchanged ones keep their chunks), and
+        whether anything changed at all."""
+        # `served`: the version readers use now, protected from GC until the next run, even by
+        # a full rebuild (searches in flight still query its collections). `prev`: what this
+        # run may reuse; nothing when rebuilding in full.
+        served = None
+        try:
+            served = self.layout.read_manifest()
+        except IndexUnavailable as exc:
+            if not full:
+                log.warning("served index is unreadable (%s); rebuilding in full", exc)
+            full = True
+        prev = None if full else served
+        note("load", 0, 1)
+        docs, issues, failed = load_directory(source)
+        _glossary, glossary_csv = Glossary.load_dir(source, issues)
+        report.errors = issues
+        plan = _Plan(source=source, full=full, served=served, prev=prev, glossary_csv=glossary_csv,
+                     glossary_hash=content_hash(glossary_csv, length=16),
+                     split_cfg={"max_tokens": self.splitter.max_tokens, "overlap": self.splitter.overlap,
+                                "encoding": self.splitter.encoding})
+        prev_docs: dict = (prev or {}).get("documents", {})
+        # a file that fails to load keeps its previous version (a full rebuild too, with its
+        # chunks embedded again): never lose served knowledge
+        carried = {d: e for d, e in plan.served_docs.items() if e["source"] in failed}
+        if not docs and not carried:
+            raise InputError(f"no loadable documents in {source}" + (f" ({len(issues)} files failed)" if issues else ""))
+        same_split = prev is not None and prev.get("splitter") == plan.split_cfg
+        for doc in docs:
+            old = prev_docs.get(doc.doc_id) if same_split else None
+            if old is not None and old["version"] == doc.version and old["source"] == doc.source and old["chunks"]:
+                plan.new_docs[doc.doc_id] = dict(old)  # unchanged document, same splitter: same chunks
+                continue
+            chunks = self.splitter.split(doc)
+            if chunks:
+                plan.new_docs[doc.doc_id] = self._doc_entry(doc, chunks)
+                plan.new_chunks.update((c.chunk_id, c) for c in chunks)
+        for doc_id, entry in carried.items():
+            plan.new_docs.setdefault(doc_id, entry)
+        carried_ids = [cid for e in carried.values() for cid in e["chunks"] if cid not in plan.new_chunks]
+        if carried_ids:
+            for cid, (chunk, _tok) in self.catalog.get_chunks(carried_ids).items():
+                plan.new_chunks[cid] = chunk
+        plan.active = [cid for e in plan.new_docs.values() for cid in e["chunks"]]
+        plan.active_set = set(plan.active)
+        self._count_changes(plan, report)
+        plan.prev_active = {cid for e in prev_docs.values() for cid in e["chunks"]}
+        same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
+        intact = same_backends and all(
+            self.store.collection(e["collection"]).count() >= len(plan.active) for e in prev["embedders"].values())
+        plan.unchanged = (same_backends and prev.get("glossary") == plan.glossary_hash and intact
+                          and not (report.added or report.updated or report.removed))
+        return plan
+
+    @staticmethod
+    def _count_changes(plan: _Plan, report: IndexReport) -> None:
+        for doc_id, entry in plan.new_docs.items():
+            old = plan.served_docs.get(doc_id)
+            if old is None:
+                report.added += 1
+            elif old["version"] != entry["version"]:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        report.removed = sum(1 for d in plan.served_docs if d not in plan.new_docs)
+
+    def _catalog_rows(self, plan: _Plan, note: ProgressFn) -> None:
+        """New chunks into the catalog, with their lexical tokens computed once per chunk."""
+        missing = [plan.new_chunks[c] for c in plan.active if c in plan.new_chunks]
+        known = self.catalog.known_chunk_ids(c.chunk_id for c in missing)
+        fresh = [c for c in missing if c.chunk_id not in known]
+        if fresh:
+            note("tokenize", 0, len(fresh))
+            stated = [lexical_tokens(c.stated_text) for c in fresh]
+            extra = [lexical_tokens("\n".join(c.phrasings)) if c.phrasings else [] for c in fresh]
+            self.catalog.add_chunks(fresh, [s + x for s, x in zip(stated, extra)],
+                                    [s if c.phrasings else None for s, c in zip(stated, fresh)])
+
+    def _embed_all(self, plan: _Plan, note: ProgressFn, report: IndexReport) -> _Vectors:
+        """Each embedder's vectors for what is new, into its collection (reused unless rebuilding)."""
+        version = self.layout.new_version_name()
+        out = _Vectors(version=version, canary_id=min(plan.active_set))
+        generation = content_hash(version, length=8)
+        prev_cols = (plan.prev or {}).get("embedders", {})
+        for e in self.embedders:
+            reuse = (not plan.full) and e.name in prev_cols
+            name = prev_cols[e.name]["collection"] if reuse else self.store.collection_name(e.name, generation)
+            col = self.store.collection(name)
+            if reuse and col.count() < len(plan.prev_active):
+                # the collection lost vectors (wiped or damaged store): rebuild this one
+                log.warning("collection %s holds fewer vectors than the served index; rebuilding it", name)
+                reuse = False
+                name = self.store.collection_name(e.name, generation)
+                col = self.store.collection(name)
+            need_ids = [c for c in plan.active if (not reuse or c not in plan.prev_active)]
+            absent = [c for c in need_ids if c not in plan.new_chunks]
+            if absent:  # chunks of unchanged documents, needed when a collection is rebuilt
+                for cid, (chunk, _tok) in self.catalog.get_chunks(absent, tokens=False).items():
+                    plan.new_chunks[cid] = chunk
+            need = [plan.new_chunks[c] for c in need_ids]
+            vecs = self._embed(e, need, use_cache=not plan.full, report=report, progress=note)
+            out.fresh[e.name] = dict(zip(need_ids, vecs))
+            if need:
+                note(f"write:{e.name}", 0, len(need))
+                col.upsert([c.chunk_id for c in need], vecs, [_chroma_meta(c) for c in need])
+            out.collections[e.name] = {"collection": name,
+                                       "dim": int(vecs.shape[1]) if len(need) else prev_cols.get(e.name, {}).get("dim", 0)}
+            if e is self.embedders[0]:
+                key = text_key(self._chunk_for(out.canary_id, plan.new_chunks).embed_text)
+                out.canary_vec = next(iter(self.catalog.cached_vectors(e.name, [key]).values()), None)
+        return out
+
+    def _lexical(self, plan: _Plan, vectors: _Vectors, note: ProgressFn) -> Path:
+        """The version's files in a temp dir: lexical index(es), glossary, vector files; then the canary."""
+        note("lexical", 0, 1)
+        active = plan.active
+        toks, stated = self.catalog.get_tokens(active)
+        tmp = self.layout.versions / f".tmp-{vectors.version}"
+        self.backends.build_lexical(active, [toks[c] for c in active]).save(tmp / "lexical")
+        if stated:  # phrasings present: a second index over what the knowledge states
+            self.backends.build_lexical(active, [stated[c] if c in stated else toks[c] for c in active]).save(tmp / STATED_DIR)
+        (tmp / "glossary.csv").write_text(plan.glossary_csv, encoding="utf-8")
+        vectors.files = (self._write_vectors(tmp, active, vectors.collections, vectors.fresh, plan.served if not plan.full else None)
+                         if len(active) <= EXACT_MAX else {})
+        if vectors.canary_vec is not None:
+            primary = self.store.collection(vectors.collections[self.embedders[0].name]["collection"])
+            canary_check(primary, vectors.canary_id, vectors.canary_vec, plan.active_set)
+        return tmp
+
+    def _publish(self, plan: _Plan, vectors: _Vectors, tmp: Path) -> dict:
+        """The manifest, the version dir renamed into place, CURRENT switched."""
+        version = vectors.version
+        canary = vectors.canary_vec
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "version": version,
+            "parent": (plan.served or {}).get("version"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "source": str(plan.source),
+            "splitter": plan.split_cfg,
+            "embedders": vectors.collections,
+            "vectors": vectors.files,  # embedder -> file in the version dir (rows: lexical order)
+            "primary": self.embedders[0].name,
+            "canary": {"chunk_id": vectors.canary_id, "vector": [float(x) for x in canary] if canary is not None else None},
+            "glossary": plan.glossary_hash,
+            "documents": plan.new_docs,
+            "chunks": len(plan.active),
+            # chunks the previous version served and this one does not: the next run's GC
+            # deletes them from the vector store without scanning it
+            "retired": sorted(plan.prev_active - plan.active_set),
+        }
+        write_json_atomic(tmp / "manifest.json", manifest)
+        os.replace(tmp, self.layout.version_dir(version))
+        if self.pause_before_publish:
+            log.warning("pausing %.1fs before publishing version %s (debug setting)", self.pause_before_publish, version)
+            time.sleep(self.pause_before_publish)
+        self.layout.publish(version)
+        log.info("published index version %s (%d chunks)", version, len(plan.active))
+        return manifest
 
     def _write_vectors(self, tmp: Path, active: list[str], collections: dict[str, dict],
                        fresh: dict[str, dict[str, np.ndarray]], prev: dict | None) -> dict[str, str]:
