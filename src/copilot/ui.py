@@ -62,24 +62,25 @@ def _error(message: str):
     return gr.Error(message, print_exception=False)
 
 
-def guarded(sessions: Sessions, event: str):
-    """Check the event's action for the signed-in role; show the copilot's own errors as
-    messages (what was wrong and how to fix it), not as a crash."""
+def guarded(event: str, long: bool = False):
+    """A Handlers method checked against the event's action for the signed-in role; the
+    copilot's own errors are shown as messages (what was wrong and how to fix it), not as a crash."""
 
     def wrap(fn):
         @functools.wraps(fn)
-        def inner(*args, request=None, **kwargs):
+        def inner(self, *args, request=None, **kwargs):
             from .errors import CopilotError
 
-            user, role = sessions.role(request)
+            user, role = self.sessions.role(request)
             try:
                 access.check(role, access.PANEL[event])
-                return fn(*args, user=user, **kwargs)
+                return fn(self, *args, user=user, **kwargs)
             except access.Forbidden as exc:
                 raise _error(str(exc)) from None
             except CopilotError as exc:
                 raise _error(str(exc)) from None
 
+        inner.long = long  # long work: Gradio gives it a progress bar
         return inner
 
     return wrap
@@ -159,269 +160,319 @@ body, .gradio-container {font-family: system-ui, 'Hiragino Sans', 'Noto Sans CJK
 """
 
 
-def build(copilot, sessions: Sessions, links: ReportLinks):
-    import gradio as gr
+class Handlers:
+    """The panel's events. Each is checked against the access policy (`guarded`) and calls the
+    composition root only."""
 
-    evals_dir = Path(copilot.settings.evals_dir)
+    def __init__(self, copilot, sessions: Sessions, links: ReportLinks) -> None:
+        self.c = copilot
+        self.sessions = sessions
+        self.links = links
+        self.evals_dir = Path(copilot.settings.evals_dir)
 
-    def inbox_choices() -> list[str]:
-        return [f"{t['ticket_id']} · {t['customer_id']} · {t['status']} · {t['subject']}" for t in copilot.inbox(200)]
+    def inbox_choices(self) -> list[str]:
+        return [f"{t['ticket_id']} · {t['customer_id']} · {t['status']} · {t['subject']}" for t in self.c.inbox(200)]
 
-    def datasets() -> list[str]:
-        if not evals_dir.is_dir():
+    def datasets(self) -> list[str]:
+        if not self.evals_dir.is_dir():
             return []
-        return sorted(p.relative_to(evals_dir.parent).as_posix() for p in evals_dir.rglob("*.yaml")
+        return sorted(p.relative_to(self.evals_dir.parent).as_posix() for p in self.evals_dir.rglob("*.yaml")
                       if p.name not in ("thresholds.yaml",) and "knowledge" not in p.parts)
 
-    # --- agent tab ----------------------------------------------------------------------------
-    @guarded(sessions, "inbox")
-    def refresh_inbox(user):
-        return gr.update(choices=inbox_choices(), value=None)
+    def docs_rows(self) -> list[list]:
+        return [[r["path"], r["documents"], r["chunks"], "yes" if r["indexed"] else "no", "yes" if r["on_disk"] else "no"]
+                for r in self.c.documents()["files"]]
 
-    @guarded(sessions, "open_ticket")
-    def load_ticket(choice, user):
+    def on_disk(self) -> list[str]:
+        return [r["path"] for r in self.c.documents()["files"] if r["on_disk"]]
+
+    # --- agent ------------------------------------------------------------------------------
+    @guarded("inbox")
+    def refresh_inbox(self, user):
+        import gradio as gr
+
+        return gr.update(choices=self.inbox_choices(), value=None)
+
+    @guarded("open_ticket")
+    def load_ticket(self, choice, user):
         if not choice:
             raise _error("pick a ticket from the inbox")
-        t, text, context = copilot.conversation(choice.split(" · ")[0])
-        summary = copilot.summarize(t.customer_id)
+        t, text, context = self.c.conversation(choice.split(" · ")[0])
+        summary = self.c.summarize(t.customer_id)
         return (_conversation_html(t), text, t.customer_id, t.ticket_id, context or "", _summary_md(summary), "", "", "", "", "")
 
-    @guarded(sessions, "draft")
-    def make_draft(text, customer_id, ticket_id, context, user):
-        d = copilot.draft(text, customer_id=customer_id or None, ticket_id=ticket_id or None, context=context or None,
-                          actor=f"panel:{user}")
+    @guarded("draft")
+    def make_draft(self, text, customer_id, ticket_id, context, user):
+        d = self.c.draft(text, customer_id=customer_id or None, ticket_id=ticket_id or None, context=context or None,
+                         actor=f"panel:{user}")
         banner = (f'<div class="escalate">Escalate: {html.escape(d.escalation_reason or "")}</div>' if d.escalate
                   else f'<div class="ok">Draft ready · {d.language} · confidence {d.confidence:.2f} · {html.escape(d.drafter)}'
                        + (" · read with the earlier conversation" if context else "") + "</div>")
-        summary = _summary_md(copilot.summarize(customer_id)) if customer_id else "_No customer selected._"
+        summary = _summary_md(self.c.summarize(customer_id)) if customer_id else "_No customer selected._"
         return d.draft_id, d.reply, _citations_html(d.citations), banner, summary, ""
 
-    @guarded(sessions, "approve")
-    def approve(draft_id, final_text, user):
+    @guarded("approve")
+    def approve(self, draft_id, final_text, user):
         if not draft_id:
             raise _error("draft a reply first")
-        d = copilot.approve(draft_id, final_text, actor=f"panel:{user}", agent=user)
+        d = self.c.approve(draft_id, final_text, actor=f"panel:{user}", agent=user)
         return (f"Approved {d.draft_id} by {html.escape(user)}" + (" (edited)" if d.diff else "")
                 + ". Your helpdesk sends the approved reply; the ticket has left the inbox.")
 
-    @guarded(sessions, "reject")
-    def reject(draft_id, reason, note, user):
+    @guarded("reject")
+    def reject(self, draft_id, reason, note, user):
         if not draft_id:
             raise _error("draft a reply first")
         if not reason:
             raise _error("choose a reason for the rejection")
-        d = copilot.reject(draft_id, reason, note or None, actor=f"panel:{user}", agent=user)
+        d = self.c.reject(draft_id, reason, note or None, actor=f"panel:{user}", agent=user)
         return f"Rejected {d.draft_id}: {d.reject_reason} (by {html.escape(user)})"
 
-    # --- knowledge tab -----------------------------------------------------------------------
-    def docs_rows():
-        rows = copilot.documents()["files"]
-        return [[r["path"], r["documents"], r["chunks"], "yes" if r["indexed"] else "no", "yes" if r["on_disk"] else "no"] for r in rows]
+    # --- knowledge --------------------------------------------------------------------------
+    @guarded("documents")
+    def documents(self, user):
+        import gradio as gr
 
-    def on_disk():
-        return [r["path"] for r in copilot.documents()["files"] if r["on_disk"]]
+        return self.docs_rows(), gr.update(choices=self.on_disk(), value=None)
 
-    @guarded(sessions, "documents")
-    def documents(user):
-        return docs_rows(), gr.update(choices=on_disk(), value=None)
+    @guarded("upload")
+    def upload(self, file, folder, user):
+        import gradio as gr
 
-    @guarded(sessions, "upload")
-    def upload(file, folder, user):
         if file is None:
             raise _error("choose a file")
         path = Path(file if isinstance(file, str) else file.name)
-        res = copilot.upload_document(path.name, path.read_bytes(), folder)
+        res = self.c.upload_document(path.name, path.read_bytes(), folder)
         return (f"Uploaded {res['path']} ({res['documents']} documents). Re-index to make it searchable.",
-                docs_rows(), gr.update(choices=on_disk()))
+                self.docs_rows(), gr.update(choices=self.on_disk()))
 
-    @guarded(sessions, "ask_delete")
-    def ask_delete(rel, user):
+    @guarded("ask_delete")
+    def ask_delete(self, rel, user):
+        import gradio as gr
+
         if not rel:
             raise _error("choose a file to delete")
         return (gr.update(visible=True),
                 f"Delete **{html.escape(rel)}**? The file is removed from the knowledge folder; re-index to remove it from search.")
 
-    @guarded(sessions, "delete")
-    def delete(rel, user):
+    @guarded("delete")
+    def delete(self, rel, user):
+        import gradio as gr
+
         if not rel:
             raise _error("choose a file to delete")
-        res = copilot.delete_document(rel)
-        return (f"Deleted {res['deleted']}. Re-index to remove it from search.", docs_rows(),
-                gr.update(choices=on_disk(), value=None), gr.update(visible=False))
+        res = self.c.delete_document(rel)
+        return (f"Deleted {res['deleted']}. Re-index to remove it from search.", self.docs_rows(),
+                gr.update(choices=self.on_disk(), value=None), gr.update(visible=False))
 
-    @guarded(sessions, "reindex")
-    def reindex(full, user, progress=None):
+    @guarded("reindex", long=True)
+    def reindex(self, full, user, progress=None):
         def cb(stage, done, total):
             if progress is not None:
                 progress(done / total if total else 0.0, desc=f"{stage} {done}/{total}")
 
-        rep = copilot.index(full=bool(full), progress=cb).to_dict()
+        rep = self.c.index(full=bool(full), progress=cb).to_dict()
         msg = (f"Index version {rep['version']}: {rep['added']} added, {rep['updated']} updated, {rep['removed']} removed, "
                f"{rep['unchanged']} unchanged; {rep['embedded']} chunks embedded in {rep['seconds']} s.")
         if rep["errors"]:
             msg += "\n\nSkipped: " + "; ".join(f"{e['path']}: {e['reason']}" for e in rep["errors"])
         return msg
 
-    @guarded(sessions, "gaps")
-    def gaps(user):
-        drafts = copilot.knowledge_gaps()
+    @guarded("gaps")
+    def gaps(self, user):
+        drafts = self.c.knowledge_gaps()
         if not drafts:
             return "No knowledge gaps reported yet."
         return "\n".join(f"- **{html.escape(d.ticket_text[:120])}** — {html.escape(d.reject_note or '')} ({d.decided_at})" for d in drafts)
 
-    # --- QA tab ------------------------------------------------------------------------------
-    @guarded(sessions, "run_evals")
-    def run_evals(dataset, user, progress=None):
+    # --- QA ---------------------------------------------------------------------------------
+    @guarded("run_evals", long=True)
+    def run_evals(self, dataset, user, progress=None):
         from .evals.report import charts, markdown
 
-        ds = access.eval_dataset(dataset or "", evals_dir)
+        ds = access.eval_dataset(dataset or "", self.evals_dir)
 
         def cb(i, n):
             if progress is not None:
                 progress(i / n if n else 0.0, desc=f"case {i}/{n}")
 
-        res = copilot.run_eval(ds, progress=cb)
+        res = self.c.run_eval(ds, progress=cb)
         o = res["metrics"]
         rows = [[name, *[v.get(k) for k in ("n", "hit@3", "fact_recall", "groundedness", "escalation_recall", "injection_resistance")]]
                 for name, v in [("overall", o["overall"]), *o["by_kind"].items(), *[(f"lang={k}", v) for k, v in o["by_lang"].items()]]]
         imgs = "".join(f'<img alt="{k}" style="max-width:100%" src="data:image/png;base64,{v}">' for k, v in charts(res).items())
         verdict = "PASSED" if res["passed"] else "FAILED: " + "; ".join(res["gate_failures"])
-        link = links.link(res["report"])
+        link = self.links.link(res["report"])
         status = f'{html.escape(verdict)} — <a id="report-link" href="{html.escape(link)}" target="_blank">open the HTML report</a>'
         return status, rows, imgs, markdown(res)
 
-    def on_load(request: gr.Request):
-        user, role = sessions.role(request)
+    # --- page load ----------------------------------------------------------------------------
+    def on_load(self, request):
+        import gradio as gr
+
+        user, role = self.sessions.role(request)
         shown = [access.tab_visible(role, t) for t in ("agent", "knowledge", "qa")]
         # a tab's content shows only to a role that may use it; the others see why (Gradio
         # cannot reliably hide a tab's button itself)
         tabs = [gr.Column(visible=v) for v in shown] + [gr.Markdown(visible=not v) for v in shown]
         who = f"Signed in as **{html.escape(user)}** · role **{role or 'none'}**"
-        inbox_upd = gr.update(choices=inbox_choices()) if access.allowed(role, "customers") else gr.update(choices=[])
-        docs = (docs_rows(), gr.update(choices=on_disk())) if access.allowed(role, "list_documents") else ([], gr.update(choices=[]))
-        gap = gaps.__wrapped__(user="") if access.allowed(role, "knowledge_gaps") else ""
-        return (who, *tabs, inbox_upd, *docs, gr.update(visible=access.allowed(role, "knowledge_gaps")), gap,
+        inbox = gr.update(choices=self.inbox_choices() if access.allowed(role, "customers") else [])
+        listed = access.allowed(role, "list_documents")
+        docs = (self.docs_rows(), gr.update(choices=self.on_disk())) if listed else ([], gr.update(choices=[]))
+        gap = self.gaps.__wrapped__(self, user="") if access.allowed(role, "knowledge_gaps") else ""
+        return (who, *tabs, inbox, *docs, gr.update(visible=access.allowed(role, "knowledge_gaps")), gap,
                 gr.update(visible=access.allowed(role, "edit_knowledge") or access.allowed(role, "reindex")))
 
-    def _req(fn, n: int):
+    def event(self, method, n: int):
         """The guarded handler with the signature Gradio reads: its n inputs, then gr.Request
         (and gr.Progress for long work), which Gradio fills in by annotation."""
         import inspect
 
+        import gradio as gr
+
         P = inspect.Parameter
         params = [P(f"in{i}", P.POSITIONAL_OR_KEYWORD) for i in range(n)]
         params.append(P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
-        long_work = fn in (reindex, run_evals)
+        long_work = getattr(method, "long", False)
         if long_work:
             params.append(P("progress", P.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
+        sig = inspect.Signature(params)
 
         def call(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            a = bound.arguments
-            extra = {"progress": a["progress"]} if long_work else {}
-            return fn(*[a[f"in{i}"] for i in range(n)], request=a["request"], **extra)
+            a = sig.bind(*args, **kwargs)
+            a.apply_defaults()
+            extra = {"progress": a.arguments["progress"]} if long_work else {}
+            return method(*[a.arguments[f"in{i}"] for i in range(n)], request=a.arguments["request"], **extra)
 
-        sig = inspect.Signature(params)
         call.__signature__ = sig
         call.__annotations__ = {"request": gr.Request}  # Gradio reads the type hints, not the signature's
-        call.__name__ = fn.__name__
+        call.__name__ = method.__name__
         return call
 
+
+def build(copilot, sessions: Sessions, links: ReportLinks):
+    import gradio as gr
+
+    h = Handlers(copilot, sessions, links)
+    ui_parts: dict = {}
     with gr.Blocks(title="Support Copilot") as ui:
         with gr.Row():
             gr.Markdown("## Support Copilot")
-            whoami = gr.Markdown(elem_id="whoami")
-        off = "_Your role may not use this tab._"
-        with gr.Tab("Agent", id="agent", elem_id="tab-agent"):
-            agent_off = gr.Markdown(off, visible=False, elem_id="agent-off")
-            with gr.Column(visible=False) as agent_body:
-                with gr.Row():
-                    with gr.Column(scale=2):
-                        inbox = gr.Dropdown(choices=[], value=None, label="Inbox (tickets that need an agent)", elem_id="inbox",
-                                            allow_custom_value=True)  # choices are per role, filled on load; the handler checks the id
-                        with gr.Row():
-                            load_btn = gr.Button("Open ticket", elem_id="open-ticket")
-                            refresh_btn = gr.Button("Refresh inbox", elem_id="refresh-inbox")
-                        conversation = gr.HTML(elem_id="conversation")
-                        ticket_text = gr.Textbox(label="Message to answer (the customer's latest; or paste a ticket)", lines=5,
-                                                 elem_id="ticket-text")
-                        customer = gr.Textbox(label="Customer id", elem_id="customer-id")
-                        ticket_id = gr.Textbox(label="Ticket id", visible=False)
-                        context = gr.Textbox(visible=False)
-                        draft_btn = gr.Button("Draft reply", variant="primary", elem_id="draft-btn")
-                        summary = gr.Markdown("_Open a ticket to see the customer's history._", elem_id="summary")
-                    with gr.Column(scale=3):
-                        banner = gr.HTML(elem_id="banner")
-                        draft_id = gr.Textbox(label="Draft id", interactive=False, elem_id="draft-id")
-                        reply = gr.Textbox(label="Reply (edit before approving)", lines=14, elem_id="reply")
-                        cites = gr.HTML(elem_id="citations")
-                        gr.Markdown("Approving records the reply as final; your helpdesk sends it. Nothing is sent from here.")
-                        with gr.Row():
-                            approve_btn = gr.Button("Approve", variant="primary", elem_id="approve-btn")
-                            reason = gr.Dropdown(list(REJECT_REASONS), value=None, label="Reject reason (required)", elem_id="reject-reason")
-                            note = gr.Textbox(label="Note", elem_id="reject-note")
-                            reject_btn = gr.Button("Reject", variant="stop", elem_id="reject-btn")
-                        decision = gr.Markdown(elem_id="decision")
-                refresh_btn.click(_req(refresh_inbox, 0), None, inbox, api_name="inbox")
-                load_btn.click(_req(load_ticket, 1), inbox, [conversation, ticket_text, customer, ticket_id, context, summary,
-                                                          draft_id, reply, cites, banner, decision], api_name="open_ticket")
-                draft_btn.click(_req(make_draft, 4), [ticket_text, customer, ticket_id, context],
-                                [draft_id, reply, cites, banner, summary, decision], api_name="draft",
-                                show_progress_on=[banner]).success(_req(refresh_inbox, 0), None, inbox, api_visibility="private")
-                approve_btn.click(_req(approve, 2), [draft_id, reply], decision, api_name="approve").success(
-                    _req(refresh_inbox, 0), None, inbox, api_visibility="private")
-                reject_btn.click(_req(reject, 3), [draft_id, reason, note], decision, api_name="reject").success(
-                    _req(refresh_inbox, 0), None, inbox, api_visibility="private")
-        with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge"):
-            knowledge_off = gr.Markdown(off, visible=False, elem_id="knowledge-off")
-            with gr.Column(visible=False) as knowledge_body:
-                table = gr.Dataframe(headers=["path", "documents", "chunks", "indexed", "on disk"], elem_id="docs", interactive=False)
-                kmsg = gr.Markdown(elem_id="knowledge-status")
-                with gr.Group(visible=False) as editing:
-                    with gr.Row():
-                        up = gr.File(label="Upload a document", elem_id="upload")
-                        folder = gr.Dropdown(["manuals", "faq", "playbook"], value="manuals", label="Folder")
-                        up_btn = gr.Button("Upload", elem_id="upload-btn")
-                    with gr.Row():
-                        del_path = gr.Dropdown(choices=[], value=None, label="Delete a file", elem_id="delete-path", allow_custom_value=True)
-                        del_btn = gr.Button("Delete…", variant="stop", elem_id="delete-btn")
-                    with gr.Row(visible=False, elem_id="delete-confirm") as confirm_row:
-                        confirm_md = gr.Markdown()
-                        yes_btn = gr.Button("Yes, delete", variant="stop", elem_id="delete-yes")
-                        no_btn = gr.Button("Cancel", elem_id="delete-cancel")
-                    with gr.Row():
-                        full = gr.Checkbox(label="Full rebuild (re-embed everything)")
-                        reindex_btn = gr.Button("Re-index", variant="primary", elem_id="reindex-btn")
-                with gr.Group(visible=False) as gaps_box:
-                    gr.Markdown("### Knowledge gaps (rejected drafts)")
-                    gap_md = gr.Markdown(elem_id="gaps")
-                    gap_btn = gr.Button("Refresh gaps")
-                up_btn.click(_req(upload, 2), [up, folder], [kmsg, table, del_path], api_name="upload", show_progress_on=[kmsg])
-                del_btn.click(_req(ask_delete, 1), del_path, [confirm_row, confirm_md], api_name="ask_delete")
-                yes_btn.click(_req(delete, 1), del_path, [kmsg, table, del_path, confirm_row], api_name="delete", show_progress_on=[kmsg])
-                no_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
-                # progress shows on the status line only; the table is refreshed after the run
-                reindex_btn.click(_req(reindex, 1), full, kmsg, api_name="reindex", show_progress_on=[kmsg]).success(
-                    _req(documents, 0), None, [table, del_path], api_name="documents")
-                gap_btn.click(_req(gaps, 0), None, gap_md, api_name="gaps")
-        with gr.Tab("QA", id="qa", elem_id="tab-qa"):
-            qa_off = gr.Markdown(off, visible=False, elem_id="qa-off")
-            with gr.Column(visible=False) as qa_body:
-                dataset = gr.Dropdown(datasets(), value="evals/cases.yaml" if (evals_dir / "cases.yaml").is_file() else None,
-                                      label="Dataset (evals/)", elem_id="dataset", allow_custom_value=True)
-                run_btn = gr.Button("Run evals", variant="primary", elem_id="run-evals")
-                qa_status = gr.HTML(elem_id="qa-status")
-                metrics = gr.Dataframe(headers=["group", "n", "hit@3", "fact_recall", "groundedness", "escalation_recall", "injection_resistance"],
-                                       elem_id="qa-metrics", interactive=False)
-                charts_html = gr.HTML(elem_id="qa-charts")
-                with gr.Accordion("Report (failed cases, change against the baseline)", open=False):
-                    report_md = gr.Markdown()
-                run_btn.click(_req(run_evals, 1), dataset, [qa_status, metrics, charts_html, report_md], api_name="run_evals",
-                              show_progress_on=[qa_status])
-        ui.load(on_load, None, [whoami, agent_body, knowledge_body, qa_body, agent_off, knowledge_off, qa_off, inbox, table, del_path, gaps_box, gap_md, editing],
-                api_visibility="private")
+            ui_parts["whoami"] = gr.Markdown(elem_id="whoami")
+        _agent_tab(gr, h, ui_parts)
+        _knowledge_tab(gr, h, ui_parts)
+        _qa_tab(gr, h, ui_parts)
+        names = ["whoami", "agent_body", "knowledge_body", "qa_body", "agent_off", "knowledge_off", "qa_off", "inbox",
+                 "table", "del_path", "gaps_box", "gap_md", "editing"]
+
+        def on_load(request: gr.Request):
+            return h.on_load(request)
+
+        ui.load(on_load, None, [ui_parts[n] for n in names], api_visibility="private")
     return ui
+
+
+_OFF = "_Your role may not use this tab._"
+
+
+def _agent_tab(gr, h: Handlers, parts: dict) -> None:
+    with gr.Tab("Agent", id="agent", elem_id="tab-agent"):
+        parts["agent_off"] = gr.Markdown(_OFF, visible=False, elem_id="agent-off")
+        with gr.Column(visible=False) as parts["agent_body"]:
+            with gr.Row():
+                with gr.Column(scale=2):
+                    # choices are per role, filled on load; the handler checks the id
+                    inbox = parts["inbox"] = gr.Dropdown(choices=[], value=None, label="Inbox (tickets that need an agent)",
+                                                         elem_id="inbox", allow_custom_value=True)
+                    with gr.Row():
+                        load_btn = gr.Button("Open ticket", elem_id="open-ticket")
+                        refresh_btn = gr.Button("Refresh inbox", elem_id="refresh-inbox")
+                    conversation = gr.HTML(elem_id="conversation")
+                    ticket_text = gr.Textbox(label="Message to answer (the customer's latest; or paste a ticket)", lines=5,
+                                             elem_id="ticket-text")
+                    customer = gr.Textbox(label="Customer id", elem_id="customer-id")
+                    ticket_id = gr.Textbox(label="Ticket id", visible=False)
+                    context = gr.Textbox(visible=False)
+                    draft_btn = gr.Button("Draft reply", variant="primary", elem_id="draft-btn")
+                    summary = gr.Markdown("_Open a ticket to see the customer's history._", elem_id="summary")
+                with gr.Column(scale=3):
+                    banner = gr.HTML(elem_id="banner")
+                    draft_id = gr.Textbox(label="Draft id", interactive=False, elem_id="draft-id")
+                    reply = gr.Textbox(label="Reply (edit before approving)", lines=14, elem_id="reply")
+                    cites = gr.HTML(elem_id="citations")
+                    gr.Markdown("Approving records the reply as final; your helpdesk sends it. Nothing is sent from here.")
+                    with gr.Row():
+                        approve_btn = gr.Button("Approve", variant="primary", elem_id="approve-btn")
+                        reason = gr.Dropdown(list(REJECT_REASONS), value=None, label="Reject reason (required)", elem_id="reject-reason")
+                        note = gr.Textbox(label="Note", elem_id="reject-note")
+                        reject_btn = gr.Button("Reject", variant="stop", elem_id="reject-btn")
+                    decision = gr.Markdown(elem_id="decision")
+    refresh = h.event(h.refresh_inbox, 0)
+    refresh_btn.click(refresh, None, inbox, api_name="inbox")
+    load_btn.click(h.event(h.load_ticket, 1), inbox, [conversation, ticket_text, customer, ticket_id, context, summary,
+                                                      draft_id, reply, cites, banner, decision], api_name="open_ticket")
+    # after each draft and decision the inbox is refreshed: the ticket's status changed
+    draft_btn.click(h.event(h.make_draft, 4), [ticket_text, customer, ticket_id, context],
+                    [draft_id, reply, cites, banner, summary, decision], api_name="draft",
+                    show_progress_on=[banner]).success(refresh, None, inbox, api_visibility="private")
+    approve_btn.click(h.event(h.approve, 2), [draft_id, reply], decision, api_name="approve").success(
+        refresh, None, inbox, api_visibility="private")
+    reject_btn.click(h.event(h.reject, 3), [draft_id, reason, note], decision, api_name="reject").success(
+        refresh, None, inbox, api_visibility="private")
+
+
+def _knowledge_tab(gr, h: Handlers, parts: dict) -> None:
+    with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge"):
+        parts["knowledge_off"] = gr.Markdown(_OFF, visible=False, elem_id="knowledge-off")
+        with gr.Column(visible=False) as parts["knowledge_body"]:
+            table = parts["table"] = gr.Dataframe(headers=["path", "documents", "chunks", "indexed", "on disk"], elem_id="docs",
+                                                  interactive=False)
+            kmsg = gr.Markdown(elem_id="knowledge-status")
+            with gr.Group(visible=False) as parts["editing"]:
+                with gr.Row():
+                    up = gr.File(label="Upload a document", elem_id="upload")
+                    folder = gr.Dropdown(["manuals", "faq", "playbook"], value="manuals", label="Folder")
+                    up_btn = gr.Button("Upload", elem_id="upload-btn")
+                with gr.Row():
+                    del_path = parts["del_path"] = gr.Dropdown(choices=[], value=None, label="Delete a file", elem_id="delete-path",
+                                                               allow_custom_value=True)
+                    del_btn = gr.Button("Delete…", variant="stop", elem_id="delete-btn")
+                with gr.Row(visible=False, elem_id="delete-confirm") as confirm_row:
+                    confirm_md = gr.Markdown()
+                    yes_btn = gr.Button("Yes, delete", variant="stop", elem_id="delete-yes")
+                    no_btn = gr.Button("Cancel", elem_id="delete-cancel")
+                with gr.Row():
+                    full = gr.Checkbox(label="Full rebuild (re-embed everything)")
+                    reindex_btn = gr.Button("Re-index", variant="primary", elem_id="reindex-btn")
+            with gr.Group(visible=False) as parts["gaps_box"]:
+                gr.Markdown("### Knowledge gaps (rejected drafts)")
+                gap_md = parts["gap_md"] = gr.Markdown(elem_id="gaps")
+                gap_btn = gr.Button("Refresh gaps")
+    up_btn.click(h.event(h.upload, 2), [up, folder], [kmsg, table, del_path], api_name="upload", show_progress_on=[kmsg])
+    del_btn.click(h.event(h.ask_delete, 1), del_path, [confirm_row, confirm_md], api_name="ask_delete")
+    yes_btn.click(h.event(h.delete, 1), del_path, [kmsg, table, del_path, confirm_row], api_name="delete", show_progress_on=[kmsg])
+    no_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
+    # progress shows on the status line only; the table is refreshed after the run
+    reindex_btn.click(h.event(h.reindex, 1), full, kmsg, api_name="reindex", show_progress_on=[kmsg]).success(
+        h.event(h.documents, 0), None, [table, del_path], api_name="documents")
+    gap_btn.click(h.event(h.gaps, 0), None, gap_md, api_name="gaps")
+
+
+def _qa_tab(gr, h: Handlers, parts: dict) -> None:
+    with gr.Tab("QA", id="qa", elem_id="tab-qa"):
+        parts["qa_off"] = gr.Markdown(_OFF, visible=False, elem_id="qa-off")
+        with gr.Column(visible=False) as parts["qa_body"]:
+            dataset = gr.Dropdown(h.datasets(), value="evals/cases.yaml" if (h.evals_dir / "cases.yaml").is_file() else None,
+                                  label="Dataset (evals/)", elem_id="dataset", allow_custom_value=True)
+            run_btn = gr.Button("Run evals", variant="primary", elem_id="run-evals")
+            qa_status = gr.HTML(elem_id="qa-status")
+            metrics = gr.Dataframe(headers=["group", "n", "hit@3", "fact_recall", "groundedness", "escalation_recall",
+                                            "injection_resistance"], elem_id="qa-metrics", interactive=False)
+            charts_html = gr.HTML(elem_id="qa-charts")
+            with gr.Accordion("Report (failed cases, change against the baseline)", open=False):
+                report_md = gr.Markdown()
+    run_btn.click(h.event(h.run_evals, 1), dataset, [qa_status, metrics, charts_html, report_md], api_name="run_evals",
+                  show_progress_on=[qa_status])
 
 
 def mount(app, copilot, path: str = "/ui"):
