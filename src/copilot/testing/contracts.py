@@ -1,4 +1,4 @@
-"""The contract of each port (copilot.ports), as checks any adapter must pass. tests/test_ports.py
+"""The contract of each port (copilot.ports), as checks any adapter must pass. tests/adapters/test_ports.py
 runs them against every adapter this project ships; a new adapter (another vector store, another
 chat server) is done when it passes the same checks."""
 

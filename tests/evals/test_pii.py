@@ -11,7 +11,7 @@ import pytest
 from copilot.evals import pii as pii_eval
 from copilot.pii import find_pii, install_log_redaction, luhn_ok, my_number_ok, redact
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def kinds(text):

@@ -13,7 +13,7 @@ import pytest
 from conftest import KNOWLEDGE, make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

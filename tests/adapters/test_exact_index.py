@@ -11,7 +11,7 @@ import pytest
 from copilot.adapters.chroma import ExactVectorIndex
 
 pytestmark = [pytest.mark.integration]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_exact_search_ranks_like_chroma_on_the_sample(sample_copilot):
