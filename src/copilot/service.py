@@ -112,6 +112,20 @@ class Copilot:
         self.layout.leases = c.leases  # leases are cluster-wide: GC on any host keeps what any host serves
         return c
 
+    # --- serving (the API's lifespan) -------------------------------------------------------
+    def start_serving(self) -> None:
+        """A long-lived process: its re-indexes embed in a child process, GC keeps the version it
+        serves (leases), and a webhook URL without its secret fails now, not at the first draft."""
+        self.serving_process = True
+        self.retriever.leases = True
+        self.webhooks  # noqa: B018
+
+    def follow_index(self) -> None:
+        self.retriever.follow()
+
+    def stop_serving(self) -> None:
+        self.retriever.release()
+
     def warm_up(self) -> None:
         for e in self.embedders:
             getattr(e, "warm_up", lambda: None)()

@@ -30,7 +30,7 @@ async def _lifespan(app: FastAPI):
     def follow() -> None:
         while not stop.wait(FOLLOW_S):
             try:
-                copilot.retriever.follow()
+                copilot.follow_index()
             except Exception:  # never let the follower die; /readyz reports a broken index
                 log.exception("following the index version failed")
 
@@ -41,17 +41,15 @@ async def _lifespan(app: FastAPI):
     finally:
         stop.set()
         app.state.jobs.shutdown(timeout=30)  # running jobs stop at their next progress report
-        copilot.retriever.release()
+        copilot.stop_serving()
 
 
 def create_app(copilot) -> FastAPI:
-    """The REST API around one Copilot. Every /v1 route needs an API key (auth.PERMISSIONS)."""
+    """The REST API around one Copilot. Every /v1 route needs an API key (access.py decides)."""
     app = FastAPI(title="Support Copilot", version=__version__, lifespan=_lifespan,
                   description="Grounded, cited draft replies for Japanese and English support teams.")
     app.state.copilot = copilot
-    copilot.serving_process = True  # long-lived: re-indexes embed in a child process
-    copilot.retriever.leases = True  # garbage collection keeps the version this process serves
-    copilot.webhooks  # noqa: B018 - a webhook URL without its secret fails here, at start, not at the first draft
+    copilot.start_serving()
     app.state.jobs = Jobs()
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(copilot.settings.rate_limit_per_minute)
