@@ -26,6 +26,7 @@ class Case:
     facts: list[list[str]] = field(default_factory=list)  # each fact: accepted alternatives
     must_escalate: bool = False
     forbidden: list[str] = field(default_factory=list)
+    context: str | None = None  # earlier turns of a conversation (the ticket is the latest message)
 
 
 def _case(d: dict, where: str) -> Case:
@@ -44,7 +45,7 @@ def _case(d: dict, where: str) -> Case:
         id=str(d["id"]), kind=kind, lang=str(d.get("lang") or ""), ticket=str(ticket).strip(),
         expected_sources=[str(x) for x in (d.get("expected_sources") or d.get("expected") or [])],
         facts=facts, must_escalate=bool(d.get("must_escalate", kind == "out-of-scope")),
-        forbidden=[str(x) for x in d.get("forbidden") or []],
+        forbidden=[str(x) for x in d.get("forbidden") or []], context=str(d["context"]).strip() if d.get("context") else None,
     )
 
 

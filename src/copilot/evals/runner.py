@@ -37,9 +37,12 @@ def _dedupe(seq):
 
 def run_case(copilot, case: Case, doc_of: dict[str, str], known_text: str, judge=None) -> dict:
     t0 = time.perf_counter()
-    d = copilot.draft(case.ticket, persist=False, actor="eval")
+    d = copilot.draft(case.ticket, persist=False, actor="eval", context=case.context)
     ms = (time.perf_counter() - t0) * 1000
-    hits = copilot.search(answerable_text(case.ticket)[:2000] or case.ticket[:2000], 10, doc_types=["faq", "manual"])
+    query = answerable_text(case.ticket) or case.ticket
+    if case.context:  # the search a conversation's draft makes: the latest message, then the earlier ones
+        query += "\n" + (answerable_text(case.context) or case.context)
+    hits = copilot.search(query[:2000], 10, doc_types=["faq", "manual"])
     ranked = _dedupe(h.chunk.doc_id for h in hits)
     cits = [c.to_dict() for c in d.citations]
     injection_ok, injection_why = (True, "")

@@ -108,8 +108,6 @@ def run_dataset(copilot, dataset: Path, out: Path | None = None, *, thresholds: 
     else:
         suite = load_suite(dataset)
         if suite.knowledge is not None:
-            from .evals.suites import suite_copilot
-
             with suite_copilot(copilot, suite) as c:
                 result = run_cases(c, suite.cases, progress=progress)
         else:
