@@ -80,7 +80,7 @@ def run_incremental(n: int, embed_s_per_chunk: float) -> dict:
         stages = clock.stages()
         target = kb / "faq" / "synthetic_0000.csv"
         lines = target.read_text(encoding="utf-8").splitlines()
-        lines[1] = lines[1].replace("(#0)", "(#0, revised)", 1)
+        lines[1] = lines[1].replace("(#0)", "(#0 revised)", 1)  # no comma: the row stays valid CSV
         target.write_text("\n".join(lines) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
         changed = c.index()

@@ -10,13 +10,13 @@ import time
 from functools import cached_property
 from pathlib import Path
 
-from .specs import family_of, llm_spec
 from .config import Settings
 from .domain import Draft, Hit, IndexReport, Ticket
 from .errors import ConfigError, IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
 from .knowledge.versions import Layout
 from .retrieval import Filters, Retriever
+from .specs import family_of, llm_spec
 
 log = logging.getLogger(__name__)
 # a host that cannot follow the cluster's index version for longer than this is not ready
@@ -29,7 +29,7 @@ class Copilot:
         self._embedders_override = embedders
         self._index_lock = threading.Lock()
         self._prompts: dict[str, tuple] = {}
-        # set by the API (create_app): this process serves requests for a long time, so its
+        # set by start_serving (the API): this process serves requests for a long time, so its
         # re-indexes embed in a child process (see _embed_offload)
         self.serving_process = False
 
