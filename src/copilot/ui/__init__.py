@@ -1,7 +1,7 @@
 """The agent panel (Gradio), mounted at /ui beside the REST API by `copilot serve`.
 
 It calls the same Copilot methods as the CLI and the API, under the same access policy
-(access.py): every event checks its action, and a tab is shown only to a role that may use it.
+(access.py): every event checks its action, and a tab shows its tools only to a role that may use them.
 Sign-in: any name (recorded as the agent in decisions) and an API key as the password.
 """
 
