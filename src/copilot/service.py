@@ -470,7 +470,7 @@ class Copilot:
 
     def key_role(self, key_id: str) -> str | None:
         """The role of a live key (None when unknown or revoked)."""
-        rec = next((r for r in self.store.list_api_keys() if r["id"] == key_id), None)
+        rec = self.store.api_key_by_id(key_id)  # one indexed lookup per panel event
         return None if rec is None or rec["revoked_at"] else rec["role"]
 
     def api_keys(self) -> list[dict]:

@@ -53,7 +53,25 @@ class Receiver:
         raise AssertionError(f"no {event} for {draft_id}; got {[json.loads(b)['event'] for _, b in self.received]}")
 
 
-def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(tmp_path, small_kb):
+@pytest.fixture
+def desk(tmp_path, small_kb):
+    """A webhook receiver and a data dir indexed over the small knowledge base: (receiver, env, cli)."""
+    import subprocess
+
+    hook = Receiver()
+    env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "data"), COPILOT_KNOWLEDGE_DIR=str(small_kb),
+               COPILOT_SECONDARY_EMBEDDER="", COPILOT_WEBHOOK_URL=hook.url, COPILOT_WEBHOOK_SECRET=SECRET)
+
+    def cli(*a):
+        return subprocess.run([sys.executable, "-m", "copilot", *a, "--json"], env=env, capture_output=True, text=True,
+                              timeout=300, check=True)
+
+    cli("index")
+    yield hook, env, cli
+    hook.server.shutdown()
+
+
+def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(desk):
     import httpx
 
     from copilot.webhooks import verify
@@ -61,14 +79,7 @@ def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(tmp_path,
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench_api import start_server
 
-    hook = Receiver()
-    env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "data"), COPILOT_KNOWLEDGE_DIR=str(small_kb),
-               COPILOT_SECONDARY_EMBEDDER="", COPILOT_WEBHOOK_URL=hook.url, COPILOT_WEBHOOK_SECRET=SECRET)
-    import subprocess
-
-    cli = lambda *a: subprocess.run([sys.executable, "-m", "copilot", *a, "--json"], env=env, capture_output=True,  # noqa: E731
-                                    text=True, timeout=300, check=True)
-    cli("index")
+    hook, env, cli = desk
     cli("customers", "import", str(ROOT / "samples" / "customers.jsonl"))
     key = json.loads(cli("keys", "create", "--role", "helpdesk", "--name", "zendesk").stdout)["key"]
     proc, base = start_server(env)
@@ -134,7 +145,6 @@ def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(tmp_path,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        hook.server.shutdown()
 
 
 def test_a_failing_receiver_is_retried_and_never_fails_a_draft(monkeypatch):
@@ -169,23 +179,15 @@ def test_a_webhook_url_without_a_secret_is_refused_at_start(tmp_path, small_kb):
         create_app(c)
 
 
-def test_cli_decisions_are_delivered_before_the_command_exits(tmp_path, small_kb):
+def test_cli_decisions_are_delivered_before_the_command_exits(desk):
     """A one-shot `copilot draft` / `copilot drafts approve` queues its event and the process
     waits for the delivery at exit (before, the daemon thread died with the command)."""
-    import subprocess
-
     from copilot.webhooks import verify
 
-    hook = Receiver()
-    env = dict(os.environ, COPILOT_DATA_DIR=str(tmp_path / "data"), COPILOT_KNOWLEDGE_DIR=str(small_kb),
-               COPILOT_SECONDARY_EMBEDDER="", COPILOT_WEBHOOK_URL=hook.url, COPILOT_WEBHOOK_SECRET=SECRET)
-    cli = lambda *a: subprocess.run([sys.executable, "-m", "copilot", *a, "--json"], env=env, capture_output=True,  # noqa: E731
-                                    text=True, timeout=300, check=True)
-    cli("index")
+    hook, _env, cli = desk
     draft = json.loads(cli("draft", "--text", "送料はいくらですか？").stdout)
     assert [json.loads(b)["event"] for _, b in hook.received] == ["draft.ready"]
     cli("drafts", "approve", draft["draft_id"])
     headers, body = hook.received[-1]
     assert json.loads(body)["event"] == "draft.decided" and json.loads(body)["draft"]["status"] == "approved"
     assert verify(SECRET, headers["x-copilot-signature"], body)
-    hook.server.shutdown()

@@ -357,8 +357,14 @@ class Store:
         return {k: v for k, v in row.items() if k != "key_hash"}
 
     def api_key_by_hash(self, key_hash: str) -> dict | None:
+        return self._api_key(s.api_keys.c.key_hash == key_hash)
+
+    def api_key_by_id(self, key_id: str) -> dict | None:
+        return self._api_key(s.api_keys.c.id == key_id)
+
+    def _api_key(self, where) -> dict | None:
         with self.engine.connect() as conn:
-            r = conn.execute(select(s.api_keys).where(s.api_keys.c.key_hash == key_hash)).mappings().first()
+            r = conn.execute(select(s.api_keys).where(where)).mappings().first()
         return dict(r) if r else None
 
     def list_api_keys(self) -> list[dict]:
