@@ -104,7 +104,7 @@ def tab_visible(role: str | None, tab: str) -> bool:
     return any(allowed(role, a) for a in TABS[tab])
 
 
-def eval_dataset(path: str, evals_dir: Path = Path("evals")) -> Path:
+def eval_dataset(path: str, evals_dir: Path) -> Path:
     """An eval dataset named by a REST or panel caller: a file inside the project's evals folder
     (no other path on the server is read on a caller's behalf)."""
     if not path or any(ord(ch) < 32 for ch in path):

@@ -94,10 +94,11 @@ def check_chat_model(chat, requests: list[dict]) -> None:
     assert [m["role"] for m in sent] == ["system", "user"] and sent[1]["content"] == "Say hello {not a template}."
 
 
-def check_drafter(drafter, hits: list, question: str, expected: str) -> None:
+def check_drafter(drafter, hits: list, question: str, expected: str):
     """A grounded reply that answers from the passages, with citations into them."""
     assert isinstance(drafter, Drafter) and drafter.name
     out = drafter.draft(question, "ja", hits, customer_name=None, apologise=False, context=None)
     assert out.citations and expected in out.reply, out.reply
     given = {h.chunk.chunk_id for h in hits}
     assert {c.chunk_id for c in out.citations} <= given, "citations point into the given passages"
+    return out
