@@ -25,6 +25,7 @@ REST_SAMPLE = {
     ("GET", "/v1/tickets"): {},
     ("POST", "/v1/tickets/{ticket_id}/messages"): {"json": {"sender": "customer", "text": "まだですか？"}},
     ("POST", "/v1/tickets/{ticket_id}/drafts"): {"json": {}},
+    ("POST", "/v1/tickets/{ticket_id}/status"): {"json": {"status": "pending"}},
     ("GET", "/v1/customers"): {},
     ("GET", "/v1/customers/{customer_id}/summary"): {},
     ("POST", "/v1/customers/{customer_id}/tickets"): {"json": {"subject": "s", "text": "t"}},

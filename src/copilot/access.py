@@ -45,6 +45,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/tickets"): "customers",
     ("POST", "/v1/tickets/{ticket_id}/messages"): "write_tickets",
     ("POST", "/v1/tickets/{ticket_id}/drafts"): "draft",
+    ("POST", "/v1/tickets/{ticket_id}/status"): "write_tickets",
     ("GET", "/v1/customers"): "customers",
     ("GET", "/v1/customers/{customer_id}/summary"): "customers",
     ("POST", "/v1/customers/{customer_id}/tickets"): "write_tickets",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from .domain import MAX_K, MAX_QUERY_CHARS
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     token_encoding: str = Field("o200k_base", description="tiktoken encoding for budgets.")
 
     search_k: int = Field(5, ge=1, le=100)
-    max_query_chars: int = Field(4000, ge=16)
+    max_query_chars: int = Field(MAX_QUERY_CHARS, ge=16, le=MAX_QUERY_CHARS)
     embed_batch: int = Field(32, ge=1, le=5461)
     embed_worker: Literal["auto", "always", "never"] = Field(
         "auto",
@@ -63,7 +64,7 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(5.0, gt=0, le=60)
     redact_llm: bool = Field(False, description="Redact personal data from tickets and histories sent to an external LLM.")
     max_ticket_chars: int = Field(20_000, ge=100)
-    draft_k: int = Field(5, ge=1, le=20)
+    draft_k: int = Field(5, ge=1, le=MAX_K)
 
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body (413 above).")
     max_upload_bytes: int = Field(10_485_760, ge=1024, description="Largest uploaded knowledge file.")

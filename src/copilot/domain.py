@@ -167,6 +167,9 @@ TICKET_WORKFLOW = ("open", "drafted", "escalated", "approved", "sent", "rejected
 INBOX = ("open", "drafted", "escalated", "rejected")  # the workflow states that still need an agent
 SENDERS = ("customer", "agent")
 MAX_TEXT_CHARS = 20_000  # a ticket, a message or a final reply sent to the API (COPILOT_MAX_TICKET_CHARS may lower it)
+MAX_K = 20  # passages a draft may retrieve
+MAX_QUERY_CHARS = 4000  # a search query (COPILOT_MAX_QUERY_CHARS may lower it)
+PAGE_MAX = 200  # items per page of a list
 
 
 @dataclass
@@ -272,3 +275,11 @@ class Customer:
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")  # orders a draft and the next message
+
+
+def utc_iso(t: _dt.datetime | None) -> str | None:
+    """A time as stored (UTC ISO, milliseconds); a time without an offset is taken as UTC."""
+    if t is None:
+        return None
+    t = t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
+    return t.isoformat(timespec="milliseconds")

@@ -16,7 +16,7 @@ def export_feedback(store, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     approved = [d for d in store.list_drafts("approved", limit=10_000) if d.diff]
-    gaps = [d for d in store.list_drafts("rejected", limit=10_000) if d.reject_reason == "knowledge_gap"]
+    gaps = store.find_drafts(status="rejected", reject_reason="knowledge_gap", limit=10_000)[0]
     cases = [
         {"id": f"feedback-{d.draft_id}", "kind": "agent-edit", "lang": d.language, "ticket": d.ticket_text,
          "reference_reply": d.final_text, "draft_reply": d.reply, "evidence": d.evidence_ids[:5],

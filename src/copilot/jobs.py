@@ -77,8 +77,9 @@ class Jobs:
                 job["finished_at"] = time.time()
 
         t = threading.Thread(target=run, name=job["id"], daemon=True)
-        self._threads = [x for x in self._threads if x.is_alive()] + [t]
         t.start()
+        with self._lock:  # shutdown() waits for every started job
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
         return dict(job)
 
     def get(self, job_id: str) -> dict:

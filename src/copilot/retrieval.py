@@ -142,6 +142,7 @@ class Snapshot:
         sdir = layout.version_dir(version) / STATED_DIR
         self.stated = backends.load_lexical(sdir) if sdir.exists() else self.lexical
         self._masks: dict[tuple, np.ndarray] = {}
+        self._lang_share: dict[str, float] = {}
         self._store = store  # a callable: the vector store is opened only if this version needs it
         self._collections: dict[str, VectorIndex] | None = None
         self._slack_counts: dict[str, int] | None = None
@@ -209,9 +210,9 @@ class Snapshot:
     def language_share(self, lang: str) -> float:
         """Share of the indexed chunks written in `lang`: word coverage means nothing for an
         English ticket on a Japanese knowledge base."""
-        if not self.chunks:
-            return 0.0
-        return sum(c.lang == lang for c in self.chunks.values()) / len(self.chunks)
+        if lang not in self._lang_share:  # fixed per version: counted once, not per draft
+            self._lang_share[lang] = sum(c.lang == lang for c in self.chunks.values()) / len(self.chunks) if self.chunks else 0.0
+        return self._lang_share[lang]
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """Which chunks (lexical order) a filter lets through; computed once per filter and
@@ -258,7 +259,9 @@ class Retriever:
         """True once a version has been loaded for searches."""
         return self._snap is not None
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, wait: bool = False) -> Snapshot:
+        """The published version, loaded. While another thread loads a new one, the previous one
+        answers (`wait=True`: block until the new one is loaded)."""
         version = self.layout.current_version()
         if version is None:
             raise IndexUnavailable("no index yet: run `copilot index`")
@@ -266,7 +269,9 @@ class Retriever:
         if snap is not None and snap.version == version:
             self._heartbeat(version)
             return snap
-        with self._lock:
+        if not self._lock.acquire(blocking=wait or snap is None):
+            return snap  # another thread is loading the new version: keep answering from this one
+        try:
             snap = self._snap
             if snap is not None and snap.version == version:
                 return snap
@@ -290,13 +295,15 @@ class Retriever:
             self._snap, self.load_error = new, None
             self._heartbeat(version, force=True)
             return new
+        finally:
+            self._lock.release()
 
     def _heartbeat(self, version: str, force: bool = False) -> None:
         if self.leases and (force or time.monotonic() - self._beat > self.layout.leases.HEARTBEAT_S):
             self._beat = time.monotonic()
             try:
                 self.layout.leases.hold(version)
-            except OSError as exc:  # a full or read-only disk must not fail searches
+            except Exception as exc:  # a full disk or (cluster mode) a database hiccup must not fail searches
                 log.warning("cannot record the lease on index version %s: %s", version, exc)
 
     def follow(self) -> None:

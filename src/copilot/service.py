@@ -162,7 +162,7 @@ class Copilot:
         if self.retriever.serving:
             # a serving process swaps to the new version now, not on its next query; a
             # one-shot `copilot index` has nothing to swap and skips the load
-            self.retriever.snapshot()
+            self.retriever.snapshot(wait=True)
         return report
 
     def _embed_offload(self):
@@ -214,7 +214,8 @@ class Copilot:
         }
 
     def check_index(self) -> dict:
-        """Open the served version, run its canary query and check the vector store opens.
+        """Open the served version, run its canary query and check the vector store opens (the
+        store of record: a damaged one is reported here, at start-up, not at the next re-index).
         Raises IndexUnavailable, also when the published version cannot be loaded and an older
         one is still being served (stale: the process answers, but not from what was published)."""
         snap = self.retriever.snapshot()
@@ -227,7 +228,7 @@ class Copilot:
             raise IndexUnavailable(f"serving index version {snap.version}, but the cluster's current version cannot be "
                                    f"followed for {time.time() - lost[1]:.0f} s: {lost[0]}")
         snap.check_canary()
-        self.chroma  # noqa: B018 - the store of record must open (a damaged store is reported here)
+        self.chroma  # noqa: B018 - opened once per process, read-only here; re-indexes reopen it (_refresh_store)
         return {"index_version": snap.version, "chunks": len(snap.active), "canary": "ok"}
 
     # --- store, drafts, summaries ---------------------------------------------------------
@@ -418,7 +419,8 @@ class Copilot:
     def derive(self, **settings) -> "Copilot":
         """Another copilot with some settings changed, sharing this one's embedders (and its
         vector store client when the index is the same): evals and the red team use it."""
-        c = Copilot(self.settings.model_copy(update=settings), embedders=self.embedders)
+        # no webhooks: a derived copilot's drafts are evaluations, never the helpdesk's
+        c = Copilot(self.settings.model_copy(update={"webhook_url": None, **settings}), embedders=self.embedders)
         if "data_dir" not in settings and "chroma" in self.__dict__:
             c.chroma = self.chroma
         return c
@@ -439,12 +441,15 @@ class Copilot:
     def add_message(self, ticket_id: str, sender: str, text: str, actor: str):
         return self.store.add_message(ticket_id, sender, text, actor)
 
+    def set_ticket_status(self, ticket_id: str, status: str, actor: str) -> None:
+        self.store.set_ticket_status(ticket_id, status, actor)
+
     def customers(self, limit: int | None = None, offset: int = 0) -> tuple[list, int]:
         return self.store.list_customers(limit, offset), self.store.counts()["customers"]
 
     def knowledge_gaps(self, limit: int = 500) -> list[Draft]:
         """Drafts rejected because the knowledge base lacks the answer: what editors should write."""
-        return [d for d in self.store.list_drafts("rejected", limit) if d.reject_reason == "knowledge_gap"]
+        return self.store.find_drafts(status="rejected", reject_reason="knowledge_gap", limit=limit)[0]
 
     def export_feedback(self, out: Path) -> dict:
         from .feedback import export_feedback

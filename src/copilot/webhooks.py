@@ -103,7 +103,7 @@ class Webhooks:
                             self.delivered += 1
                             break
                         why = f"HTTP {r.status_code}"
-                    except httpx.HTTPError as exc:
+                    except Exception as exc:  # any failure of one attempt (bad URL too): never the thread
                         why = type(exc).__name__
                     log.warning("webhook %s %s attempt %d failed: %s", event, delivery, attempt + 1, why)
                 else:

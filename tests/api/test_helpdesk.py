@@ -132,6 +132,30 @@ def test_helpdesk_creates_a_ticket_gets_the_webhook_lists_and_approves(desk):
             hook.wait_for("draft.ready", f["draft_id"])
             assert status_of(ticket) == "drafted"
             assert api.post("/v1/tickets/T-missing/drafts", json={}).status_code == 404
+
+            # the drafts list by customer, by page and by creation time (any offset; stored in UTC)
+            mine = api.get("/v1/drafts", params={"customer_id": "C-1001"}).json()
+            assert mine["total"] == 2 and [d["draft_id"] for d in mine["items"]] == [f["draft_id"], draft["draft_id"]]
+            assert api.get("/v1/drafts", params={"customer_id": "C-404"}).json()["total"] == 0
+            second = api.get("/v1/drafts", params={"customer_id": "C-1001", "limit": 1, "offset": 1}).json()["items"]
+            assert [d["draft_id"] for d in second] == [draft["draft_id"]]
+            from datetime import datetime, timedelta, timezone
+
+            made = datetime.fromisoformat(f["created_at"])
+            jst = timezone(timedelta(hours=9))
+            since = api.get("/v1/drafts", params={"customer_id": "C-1001", "created_from": made.astimezone(jst).isoformat()}).json()
+            assert [d["draft_id"] for d in since["items"]] == [f["draft_id"]]  # +09:00 means the same instant
+            before = api.get("/v1/drafts", params={"customer_id": "C-1001", "created_to": made.astimezone(jst).isoformat()}).json()
+            assert [d["draft_id"] for d in before["items"]] == [draft["draft_id"]]
+            assert api.get("/v1/drafts", params={"created_from": "yesterday"}).status_code == 422
+
+            # the helpdesk resolves the ticket: closed, out of every pending list, its conversation kept
+            closed = api.post(f"/v1/tickets/{ticket}/status", json={"status": "resolved"})
+            assert closed.status_code == 200 and status_of(ticket) == "closed"
+            assert ticket in [x["ticket_id"] for x in api.get("/v1/tickets", params={"status": "closed"}).json()["items"]]
+            again_draft = api.post(f"/v1/tickets/{ticket}/drafts", json={}).json()
+            assert again_draft["ticket_text"] == "無料になる条件はありますか？"  # the messages are still there
+            assert api.post("/v1/tickets/T-missing/status", json={"status": "resolved"}).status_code == 404
             assert api.post(f"/v1/tickets/{ticket}/messages", json={"sender": "bot", "text": "x"}).status_code == 422
 
             everyone = api.get("/v1/customers").json()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..answers import codes
-from ..domain import Draft, Hit, Ticket
+from ..domain import MAX_K, Draft, Hit, Ticket
 from ..errors import CopilotError, InputError
 from ..retrieval import Filters
 from ..safety import guard_reply, screen_passage
@@ -149,8 +149,8 @@ class DraftPipeline:
         if len(text) > self.settings.max_ticket_chars:
             raise InputError(f"ticket is {len(text)} characters; the limit is {self.settings.max_ticket_chars}")
         k = self.settings.draft_k if k is None else k
-        if not 1 <= k <= 20:
-            raise InputError("k must be between 1 and 20")
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"k must be between 1 and {MAX_K}")
         if idempotency_key is not None and not idempotency_key.strip():
             raise InputError("Idempotency-Key is empty: send a unique key per request, or no header")
         return text, k, (context or "").strip()[-MAX_CONTEXT_CHARS:] or None

@@ -162,8 +162,13 @@ class Cluster:
         """Make this host serve the cluster's current version: pull its bundle if this data dir
         lacks it, then point the local CURRENT at it. Returns the version (None: nothing yet)."""
         version = self.current()
-        if version is None or version == self.layout.current_version():
+        local = self.layout.current_version()
+        if version is None or version == local:
             return version
+        if local is not None and local > version:
+            # this host published a newer version and is sending it to the cluster (a re-index
+            # in progress, here or in another worker on this host): never roll CURRENT back
+            return local
         if not (self.layout.version_dir(version) / "manifest.json").exists():
             self._pull(version)
         self.layout.publish(version)

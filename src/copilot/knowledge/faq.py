@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 from collections.abc import Iterator
 
@@ -14,7 +13,6 @@ from ..analysis import detect_language
 from ..domain import Document, LoadIssue, Section
 from ..errors import DocumentError
 
-log = logging.getLogger(__name__)
 
 from .manuals import _clean_md, _md_blocks
 

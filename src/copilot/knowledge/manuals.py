@@ -4,7 +4,6 @@ titled sections."""
 from __future__ import annotations
 
 import io
-import logging
 import re
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from ..analysis import detect_language
 from ..domain import Document, Section
 from ..errors import DocumentError
 
-log = logging.getLogger(__name__)
 
 
 def _md_blocks(text: str) -> list[tuple[int, str, str]]:

@@ -229,8 +229,8 @@ class Store:
         return self._draft_from(r)
 
     def find_drafts(self, *, status: str | None = None, customer_id: str | None = None, ticket_id: str | None = None,
-                    created_from: str | None = None, created_to: str | None = None, limit: int = 50,
-                    offset: int = 0) -> tuple[list[Draft], int]:
+                    created_from: str | None = None, created_to: str | None = None, reject_reason: str | None = None,
+                    limit: int = 50, offset: int = 0) -> tuple[list[Draft], int]:
         """Drafts matching every given filter, newest first, one page; and how many match in all.
         `created_from` / `created_to`: ISO times, inclusive / exclusive."""
         conds = []
@@ -240,6 +240,8 @@ class Store:
             conds.append(s.drafts.c.customer_id == customer_id)
         if ticket_id:
             conds.append(s.drafts.c.ticket_id == ticket_id)
+        if reject_reason:
+            conds.append(s.drafts.c.reject_reason == reject_reason)
         if created_from:
             conds.append(s.drafts.c.created_at >= created_from)
         if created_to:
@@ -294,13 +296,24 @@ class Store:
             raise InputError("message text is empty")
         m = Message(sender, now_iso(), text)
         with self.engine.begin() as conn:
-            if not conn.execute(select(s.tickets.c.id).where(s.tickets.c.id == ticket_id)).first():
+            q = select(s.tickets.c.id).where(s.tickets.c.id == ticket_id)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()  # two messages at once get consecutive seq numbers
+            if not conn.execute(q).first():
                 raise NotFoundError(f"ticket {ticket_id} not found")
             seq = conn.execute(select(func.max(s.messages.c.seq)).where(s.messages.c.ticket_id == ticket_id)).scalar()
             conn.execute(s.messages.insert().values(ticket_id=ticket_id, seq=(-1 if seq is None else seq) + 1, sender=sender,
                                                     at=m.at, text=text))
             self._audit(conn, actor, "add_message", "ticket", ticket_id, {"sender": sender})
         return m
+
+    def set_ticket_status(self, ticket_id: str, status: str, actor: str) -> None:
+        if status not in HELPDESK_STATUSES:
+            raise InputError(f"status must be one of {', '.join(HELPDESK_STATUSES)}")
+        with self.engine.begin() as conn:
+            if conn.execute(s.tickets.update().where(s.tickets.c.id == ticket_id).values(status=status)).rowcount != 1:
+                raise NotFoundError(f"ticket {ticket_id} not found")
+            self._audit(conn, actor, "ticket_status", "ticket", ticket_id, {"status": status})
 
     def list_drafts(self, status: str | None = None, limit: int = 50) -> list[Draft]:
         return self.find_drafts(status=status, limit=limit)[0]

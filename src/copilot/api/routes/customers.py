@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import HELPDESK_STATUSES, MAX_TEXT_CHARS, Message, Ticket
+from ...domain import HELPDESK_STATUSES, MAX_TEXT_CHARS, PAGE_MAX, Message, Ticket
 from ...domain import now_iso
 from ..deps import Caller
 
@@ -24,7 +24,7 @@ class TicketCreate(BaseModel):
 
 
 @router.get("")
-async def list_customers(request: Request, caller: Caller, limit: int = Query(50, ge=1, le=200),
+async def list_customers(request: Request, caller: Caller, limit: int = Query(50, ge=1, le=PAGE_MAX),
                          offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     page, total = await run_in_threadpool(request.app.state.copilot.customers, limit, offset)
     return {"items": [{"customer_id": c.customer_id, "name": c.name, "lang": c.lang, "plan": c.plan} for c in page],

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import DRAFT_STATUSES, MAX_TEXT_CHARS, REJECT_REASONS
+from ...domain import DRAFT_STATUSES, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, REJECT_REASONS, utc_iso
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
@@ -16,7 +17,7 @@ class DraftCreate(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The customer's ticket")
     customer_id: str | None = Field(None, max_length=64)
     ticket_id: str | None = Field(None, max_length=64)
-    k: int | None = Field(None, ge=1, le=20)
+    k: int | None = Field(None, ge=1, le=MAX_K)
 
 
 class Approve(BaseModel):
@@ -45,12 +46,12 @@ async def list_drafts(request: Request, caller: Caller,
                       status: Literal[DRAFT_STATUSES] | None = Query(None),
                       customer_id: str | None = Query(None, max_length=64),
                       ticket_id: str | None = Query(None, max_length=64),
-                      created_from: str | None = Query(None, max_length=40, description="ISO time, inclusive"),
-                      created_to: str | None = Query(None, max_length=40, description="ISO time, exclusive"),
-                      limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
+                      created_from: datetime | None = Query(None, description="ISO time, inclusive (no offset: UTC)"),
+                      created_to: datetime | None = Query(None, description="ISO time, exclusive (no offset: UTC)"),
+                      limit: int = Query(50, ge=1, le=PAGE_MAX), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     """Drafts, newest first, filtered; a helpdesk lists `status=pending` to find what awaits review."""
     items, total = await run_in_threadpool(lambda: request.app.state.copilot.find_drafts(
-        status=status, customer_id=customer_id, ticket_id=ticket_id, created_from=created_from, created_to=created_to,
+        status=status, customer_id=customer_id, ticket_id=ticket_id, created_from=utc_iso(created_from), created_to=utc_iso(created_to),
         limit=limit, offset=offset))
     return {"items": [d.to_dict() for d in items], "total": total, "limit": limit, "offset": offset}
 

@@ -4,6 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 
+from ...domain import MAX_QUERY_CHARS
 from ..deps import Caller
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -12,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4000)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(5, ge=1, le=100)
     lang: Literal["ja", "en"] | None = None
     sources: list[str] = Field(default_factory=list)

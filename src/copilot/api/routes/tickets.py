@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import MAX_TEXT_CHARS, SENDERS, TICKET_WORKFLOW
+from ...domain import HELPDESK_STATUSES, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, SENDERS, TICKET_WORKFLOW
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -17,15 +17,19 @@ class MessageCreate(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
+class TicketStatus(BaseModel):
+    status: Literal[HELPDESK_STATUSES] = Field(description="The helpdesk's status; `resolved` closes the ticket")
+
+
 class TicketDraft(BaseModel):
-    k: int | None = Field(None, ge=1, le=20)
+    k: int | None = Field(None, ge=1, le=MAX_K)
 
 
 @router.get("")
 async def list_tickets(request: Request, caller: Caller,
                        status: Literal[TICKET_WORKFLOW] | None = Query(None),
                        customer_id: str | None = Query(None, max_length=64),
-                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
+                       limit: int = Query(50, ge=1, le=PAGE_MAX), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     """Tickets with their workflow status: `open` (no draft yet, or the customer wrote again
     after the latest draft), `drafted` (a draft awaits review), `escalated` (the latest draft is
     a holding reply for a person), `approved`, `sent` (approved, and the helpdesk then added the
@@ -42,6 +46,14 @@ async def add_message(ticket_id: str, body: MessageCreate, request: Request, cal
     the next draft reads the whole conversation) or the reply the helpdesk sent (`sent`)."""
     m = await run_in_threadpool(request.app.state.copilot.add_message, ticket_id, body.sender, body.text, caller.actor)
     return {"ticket_id": ticket_id, "sender": m.sender, "at": m.at}
+
+
+@router.post("/{ticket_id}/status")
+async def set_status(ticket_id: str, body: TicketStatus, request: Request, caller: Caller) -> dict:
+    """Set the helpdesk's status of a ticket (its conversation is kept): `resolved` makes it
+    `closed`, and it leaves the agents' inbox."""
+    await run_in_threadpool(request.app.state.copilot.set_ticket_status, ticket_id, body.status, caller.actor)
+    return {"ticket_id": ticket_id, "helpdesk_status": body.status}
 
 
 @router.post("/{ticket_id}/drafts", status_code=201)
