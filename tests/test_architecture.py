@@ -88,3 +88,14 @@ def test_tests_mirror_the_source():
         assert (SRC / name).is_dir(), f"tests/{name}/ has no src/copilot/{name}/"
         for t in (tests / name).glob("test_*.py"):
             assert not (tests / t.name).exists(), f"{t.name} exists twice"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_test_doubles_are_used_only_by_the_red_team(path):
+    """copilot.testing holds fakes (a fake OpenAI server, a model that obeys attacks): only the
+    red team (evals/injection.py), which measures the defences against them, may use them."""
+    me = module_name(path)
+    if _under(me, "copilot.testing") or me == "copilot.evals.injection":
+        return
+    bad = sorted(m for m in imports(path) if _under(m, "copilot.testing"))
+    assert not bad, f"{me} imports the test doubles {bad}"

@@ -214,10 +214,8 @@ class Copilot:
         }
 
     def check_index(self) -> dict:
-        """Open the served version, run its canary query and check the vector store opens (the
-        store of record: a damaged one is reported here, at start-up, not at the next re-index).
-        Raises IndexUnavailable, also when the published version cannot be loaded and an older
-        one is still being served (stale: the process answers, but not from what was published)."""
+        """Open the served version, run its canary, open the vector store (a damaged one is reported
+        here, at start-up). IndexUnavailable also when a newer published version cannot be loaded."""
         snap = self.retriever.snapshot()
         failed = self.retriever.load_error
         if failed is not None:

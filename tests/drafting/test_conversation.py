@@ -25,10 +25,12 @@ FOLLOW_UPS = Ticket("T-9002", "C-9001", "ネットが止まっている間も除
 
 
 @pytest.fixture(scope="module")
-def c(sample_copilot):
+def c(sample_copilot, tmp_path_factory):
+    """The sample index with a store of its own: these tickets and drafts stay out of the shared one."""
+    own = sample_copilot.derive(database_url=f"sqlite:///{tmp_path_factory.mktemp('conv') / 'store.sqlite3'}")
     tom = Customer("C-9001", "Tom Hughes", "tom@example.com", None, "en", "basic", [], "2026-01-01")
-    sample_copilot.store.import_records([(tom, [POWER, FOLLOW_UPS])], actor="test")
-    return sample_copilot
+    own.store.import_records([(tom, [POWER, FOLLOW_UPS])], actor="test")
+    return own
 
 
 def test_the_latest_turn_is_the_question_and_agents_are_left_out(c):

@@ -81,9 +81,11 @@ def pick(page, elem_id: str, text: str) -> None:
 
 
 def options(page, elem_id: str) -> list[str]:
+    from playwright.sync_api import expect
+
     box = page.locator(f"#{elem_id} input")
     box.click()
-    page.wait_for_timeout(300)
+    expect(page.locator("[role=option]").first).to_be_visible()  # the list is open (never read empty)
     got = [o.inner_text() for o in page.locator("[role=option]").all()]
     page.keyboard.press("Escape")
     page.locator("#whoami").click()  # focus leaves the dropdown
@@ -130,8 +132,13 @@ def test_agent_day_conversation_draft_edit_approve_and_reject(page, panel):
     assert page.get_by_role("button", name="Approve and send").count() == 0  # nothing is sent from the panel
     page.locator("#approve-btn").click()
     expect(page.locator("#decision")).to_contain_text("Approved", timeout=30_000)
-    page.wait_for_timeout(1000)
-    assert not any("T-5003 " in o for o in options(page, "inbox")), "an approved ticket leaves the inbox"
+    left = options(page, "inbox")
+    for _ in range(20):  # the inbox refresh follows the approval
+        if not any("T-5003 " in o for o in left):
+            break
+        page.wait_for_timeout(250)
+        left = options(page, "inbox")
+    assert left and not any("T-5003 " in o for o in left), ("an approved ticket leaves the inbox", left)
     d = store(panel).get_draft(draft_id)
     assert d.status == "approved" and d.final_text == edited and d.decided_by == "sato" and "+担当：佐藤" in d.diff
 
@@ -201,9 +208,13 @@ def test_qa_runs_the_evals_and_opens_the_html_report(page, panel):
     expect(page.locator("#agent-off")).to_be_visible()  # QA drafts nothing
     page.get_by_role("tab", name="QA").click()
     page.locator("#run-evals").click()
+    # while it runs: one progress indicator, on the status line, and the case counter moves
+    expect(page.locator("#qa-status")).to_contain_text("case", timeout=60_000)  # "case 12/176"
+    assert page.locator(".progress-text").count() == 1, "one progress bar, not one per output"
+    page.screenshot(path=str(panel["shots"] / "qa-progress.png"))
     link = page.locator("#qa-status a#report-link")
     expect(link).to_be_visible(timeout=600_000)
-    assert page.locator("#qa-status .progress-text, #qa-status .eta-bar").count() == 0  # the one progress bar is gone
+    assert page.locator(".progress-text").count() == 0  # done: the bar is gone
     expect(page.locator("#qa-metrics")).to_contain_text("overall")
     assert page.locator("#qa-charts img").count() >= 2
     page.screenshot(path=str(panel["shots"] / "qa.png"), full_page=True)
