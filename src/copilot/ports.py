@@ -96,7 +96,7 @@ class Drafter(Protocol):
     name: str
 
     def draft(self, ticket: str, language: str, hits: list, *, customer_name: str | None = None,
-              apologise: bool = False, context: str | None = None): ...
+              apologise: bool = False, context: str | None = None, questions: list[str] | None = None): ...
 
 
 @dataclass(frozen=True)

@@ -406,11 +406,10 @@ class Copilot:
         from .evals import injection
 
         s = self.settings
-        sources = Path(s.knowledge_dir).resolve().parent / "scripts" / "knowledge_src"  # text of the generated PDFs
         prompt = Path(s.prompts_dir) / "draft_reply.yaml"
         return injection.run(self._scratch_copilot, injection.load_attacks(Path(s.evals_dir) / injection.ATTACKS),
                              knowledge_dir=Path(s.knowledge_dir),
-                             known=injection.known_text(s.knowledge_dir, sorted(sources.glob("*")) if sources.is_dir() else []),
+                             known=injection.known_text(s.knowledge_dir),
                              system_prompt=prompt.read_text(encoding="utf-8") if prompt.exists() else "",
                              drafters=drafters, progress=progress)
 

@@ -47,13 +47,14 @@ class ExtractiveDrafter:
         self.brand = brand or (lambda lang: "")  # lang -> company name ('' = neutral frame)
         self.vectors = VectorCache()
 
-    def _score(self, ticket: str, units: list[Unit], context: str | None) -> tuple[list[str], Scores]:
+    def _score(self, ticket: str, units: list[Unit], context: str | None,
+               asking: list[str] | None = None) -> tuple[list[str], Scores]:
         """The ticket's questions and their scores against the units. Each question is read in
         the light of the whole ticket, and of the conversation before it when there is one
         ("still broken, what now?" means the problem of the earlier messages): the whole
         text's scores are added at CONTEXT_WEIGHT, and a question the conversation answers
         counts as answered (its dense similarity is the better of the two)."""
-        asking = ticket_questions(ticket)
+        asking = ticket_questions(ticket) if asking is None else asking  # the pipeline passes what it read
         questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
         whole = f"{context}\n{ticket}" if context else ticket
         blend = len(questions) > 1 or bool(context)
@@ -65,7 +66,8 @@ class ExtractiveDrafter:
             sc = Scores(sc.combined[:-1] + CONTEXT_WEIGHT * sc.combined[-1], dense)
         return questions, sc
 
-    def select(self, ticket: str, hits: list[Hit], lang: str, context: str | None = None) -> tuple[list[Unit], list[str]]:
+    def select(self, ticket: str, hits: list[Hit], lang: str, context: str | None = None,
+               asking: list[str] | None = None) -> tuple[list[Unit], list[str]]:
         """(units to quote in reply order, questions nothing answers).
 
         Each question of the ticket is answered from the one passage that answers it best
@@ -77,7 +79,7 @@ class ExtractiveDrafter:
         units = [u for hi, h in enumerate(hits) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
         if not units:
             return [], []
-        questions, sc = self._score(ticket, units, context)
+        questions, sc = self._score(ticket, units, context, asking)
         by_hit: dict[int, list[int]] = {}
         for i, u in enumerate(units):
             by_hit.setdefault(u.hit, []).append(i)
@@ -123,16 +125,16 @@ class ExtractiveDrafter:
         chosen = _one_answer_per_question(_without_conflicts(chosen, units), sc.combined, units)[:MAX_UNITS]
         return [units[i] for i in chosen], unanswered
 
-    def support(self, ticket: str, hits: list[Hit], context: str | None = None) -> float:
+    def support(self, ticket: str, hits: list[Hit], context: str | None = None, asking: list[str] | None = None) -> float:
         """How well the evidence answers the ticket: for each question, the similarity of its
         best unit; their mean (one unanswered question of two halves it). 0 with no units."""
         units = [u for hi, h in enumerate(hits[:MAX_PASSAGES]) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
         if not units:
             return 0.0
         if context:
-            _, sc = self._score(ticket, units, context)
+            _, sc = self._score(ticket, units, context, asking)
         else:
-            asking = ticket_questions(ticket)
+            asking = ticket_questions(ticket) if asking is None else asking
             questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
             sc = score_units(self.embedders, self.vectors, questions, units)
         return float(sc.dense.max(axis=1).mean())
@@ -160,12 +162,13 @@ class ExtractiveDrafter:
         return out
 
     def draft(self, ticket: str, language: str, hits: list[Hit], *, customer_name: str | None = None,
-              apologise: bool = False, context: str | None = None) -> DraftText:
+              apologise: bool = False, context: str | None = None, questions: list[str] | None = None) -> DraftText:
         """`ticket` is the message to answer; `context` the conversation before it (subject and
-        the customer's earlier messages), read but not answered."""
+        the customer's earlier messages), read but not answered; `questions` what the ticket asks
+        (drafting.ticket.analyse; read here when not given)."""
         lang = language if language in ("ja", "en") else detect_language(ticket)
         pool = hits[:MAX_PASSAGES]
-        picked, unanswered = self.select(ticket, pool, lang, context)
+        picked, unanswered = self.select(ticket, pool, lang, context, questions)
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         lines: list[str] = []

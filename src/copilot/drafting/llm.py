@@ -50,7 +50,8 @@ class LlmDrafter:
             used += n
         return number_passages(kept), kept
 
-    def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False, context=None) -> DraftText:
+    def draft(self, ticket: str, language: str, hits, *, customer_name=None, apologise=False, context=None,
+              questions=None) -> DraftText:
         text, kept = self._passages(hits)
         shown = (f"Earlier in this conversation (context only):\n{context}\n\nLatest message (answer this one):\n{ticket}"
                  if context else ticket)
@@ -62,18 +63,19 @@ class LlmDrafter:
             raise  # a configuration mistake is an error, not a fallback
         except Exception as exc:  # timeouts, HTTP errors, malformed bodies: never fail the draft
             log.warning("LLM call failed (%s); using the extractive draft", type(exc).__name__)
-            return self._fallback(ticket, language, hits, customer_name, apologise, context,
+            return self._fallback(ticket, language, hits, customer_name, apologise, context, questions,
                                   f"LLM call failed ({type(exc).__name__}); extractive fallback")
         result = check_grounded(content, kept)
         if not result.ok:
-            return self._fallback(ticket, language, hits, customer_name, apologise, context,
+            return self._fallback(ticket, language, hits, customer_name, apologise, context, questions,
                                   f"LLM draft failed the grounding check ({result.why}); extractive fallback")
         out = DraftText(result.reply, result.citations, [c.chunk_id for c in result.citations], result.notes)
         out.drafter = self.name
         return out
 
-    def _fallback(self, ticket, language, hits, customer_name, apologise, context, note) -> DraftText:
-        out = self.fallback.draft(ticket, language, hits, customer_name=customer_name, apologise=apologise, context=context)
+    def _fallback(self, ticket, language, hits, customer_name, apologise, context, questions, note) -> DraftText:
+        out = self.fallback.draft(ticket, language, hits, customer_name=customer_name, apologise=apologise, context=context,
+                                  questions=questions)
         out.notes.insert(0, note)
         out.drafter = f"{self.name}->extractive"
         return out

@@ -75,7 +75,7 @@ class DraftPipeline:
         snap = self.retriever.snapshot()
         coverage, n_words = snap.coverage(ticket.query)
         cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
-        ev = Evidence(hits, self.extractive.support(ticket.asked, evidence, ticket.context),
+        ev = Evidence(hits, self.extractive.support(ticket.asked, evidence, ticket.context, ticket.questions),
                       coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words)
         return Gathered(ticket, hits, evidence, screened, ev)
 
@@ -125,7 +125,7 @@ class DraftPipeline:
         if g.screened:
             flags.append("knowledge_injection")
         out = self.drafter.draft(ticket.asked, ticket.lang, g.evidence, customer_name=customer.name if customer else None,
-                                 apologise=ticket.reports_problem, context=ticket.context)
+                                 apologise=ticket.reports_problem, context=ticket.context, questions=ticket.questions)
         out.reply, removed = self._guard(out.reply)
         out.notes = [*g.screened, *(f"removed from the reply: {x[:80]}" for x in removed), *out.notes]
         if not out.citations:  # the passages are related but none answers the question

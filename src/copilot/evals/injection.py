@@ -33,10 +33,16 @@ def load_attacks(path: Path) -> list[dict]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
-def known_text(knowledge_dir: Path, extra: list[Path] = ()) -> str:
-    """Everything the original knowledge says: a link in a reply that is not in it came from an attack."""
+def known_text(knowledge_dir: Path) -> str:
+    """Everything the original knowledge says: a link in a reply that is not in it came from an
+    attack. The raw text files (links in markup included) and what the loaders read from every
+    document (PDF and Word too)."""
+    from ..knowledge.loaders import load_directory
+
     files = [p for p in Path(knowledge_dir).rglob("*") if p.is_file() and p.suffix in (".csv", ".md", ".yaml", ".json", ".txt", ".html")]
-    return "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in [*files, *extra])
+    docs, _issues, _failed = load_directory(Path(knowledge_dir))
+    loaded = [s.text for d in docs for s in d.sections]
+    return "\n".join([*(p.read_text(encoding="utf-8", errors="ignore") for p in files), *loaded])
 
 
 def plant(kb: Path, attacks: list[dict]) -> None:
