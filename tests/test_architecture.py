@@ -99,3 +99,18 @@ def test_test_doubles_are_used_only_by_the_red_team(path):
         return
     bad = sorted(m for m in imports(path) if _under(m, "copilot.testing"))
     assert not bad, f"{me} imports the test doubles {bad}"
+
+
+# what a surface may import besides the composition root: vocabulary (types, errors, settings, the
+# access policy), the other surfaces, the progress bar and the process's log redaction
+SURFACE_MAY_USE = ("copilot.service", "copilot.access", "copilot.domain", "copilot.errors", "copilot.config",
+                   "copilot.progress", "copilot.pii", "copilot.api", "copilot.ui", "copilot.cli")
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if any(_under(module_name(p), s) for s in SURFACES)],
+                         ids=lambda p: module_name(p))
+def test_surfaces_call_only_the_composition_root(path):
+    me = module_name(path)
+    bad = sorted(m for m in imports(path) if m != "copilot" and not m.startswith("copilot.__")
+                 and not any(_under(m, ok) for ok in SURFACE_MAY_USE))
+    assert not bad, f"{me} imports {bad}: go through Copilot (service.py)"

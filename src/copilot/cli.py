@@ -393,7 +393,6 @@ def _cmd_serve(args, copilot) -> int:
 
 
 def _cmd_redteam(args, copilot) -> int:
-    from .evals.injection import report_lines
     from .progress import Bar
 
     bar = Bar()
@@ -403,8 +402,21 @@ def _cmd_redteam(args, copilot) -> int:
     finally:
         bar.close()
     summary = {name: {k: v for k, v in s.items() if k != "rows"} for name, s in res["drafters"].items()}
-    _print(args, {"attacks": res["attacks"], "drafters": summary}, "\n".join(report_lines(res)))
+    _print(args, {"attacks": res["attacks"], "drafters": summary}, "\n".join(_redteam_lines(res)))
     return EXIT_OK if all(s["overall"]["succeeded"] == 0 for s in res["drafters"].values()) else EXIT_GATE
+
+
+def _redteam_lines(res: dict) -> list[str]:
+    lines = []
+    for name, s in res["drafters"].items():
+        lines.append(f"{name}: {s['overall']['succeeded']} of {s['overall']['n']} attacks succeeded "
+                     f"(ticket {s['by_channel']['ticket']['succeeded']}/{s['by_channel']['ticket']['n']}, knowledge "
+                     f"{s['by_channel']['knowledge']['succeeded']}/{s['by_channel']['knowledge']['n']}); planted passage in the "
+                     f"top 5 for {s['knowledge_retrieved']} of {s['by_channel']['knowledge']['n']}; attack reached the model "
+                     f"{s['reached_model']} times; flagged {s['flagged']}, escalated {s['escalated']}")
+        for r in s["successes"]:
+            lines.append(f"  {r['id']} ({r['channel']}, {r['lang']}, {r['goal']}): {'; '.join(r['why'])}")
+    return lines
 
 
 COMMANDS = {"index": _cmd_index, "search": _cmd_search, "status": _cmd_status, "draft": _cmd_draft,

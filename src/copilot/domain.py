@@ -170,6 +170,7 @@ MAX_TEXT_CHARS = 20_000  # a ticket, a message or a final reply sent to the API 
 MAX_K = 20  # passages a draft may retrieve
 MAX_QUERY_CHARS = 4000  # a search query (COPILOT_MAX_QUERY_CHARS may lower it)
 PAGE_MAX = 200  # items per page of a list
+MAX_ID_CHARS = 64  # a customer, ticket or draft id
 
 
 @dataclass

@@ -114,8 +114,7 @@ class Copilot:
 
     # --- serving (the API's lifespan) -------------------------------------------------------
     def start_serving(self) -> None:
-        """A long-lived process: its re-indexes embed in a child process, GC keeps the version it
-        serves (leases), and a webhook URL without its secret fails now, not at the first draft."""
+        """Long-lived: re-indexes embed in a child, GC keeps the served version, webhook misconfig fails now."""
         self.serving_process = True
         self.retriever.leases = True
         self.webhooks  # noqa: B018
@@ -318,8 +317,7 @@ class Copilot:
                           idempotency_key=idempotency_key, context=context)
 
     def inbox(self, limit: int = 200) -> list[dict]:
-        """Tickets that still need an agent (open, drafted, escalated, rejected), newest first;
-        an approved, sent or closed ticket has left it."""
+        """Tickets that still need an agent (domain.INBOX), newest first."""
         from .domain import INBOX
 
         return self.store.find_tickets(status=",".join(INBOX), limit=limit)[0]
@@ -389,6 +387,12 @@ class Copilot:
         return run_dataset(self, Path(dataset), out, thresholds=thresholds, baseline=baseline,
                            update_baseline=update_baseline, progress=progress)
 
+    def eval_views(self, result: dict) -> tuple[dict, str]:
+        """An eval result's charts (name -> base64 PNG) and Markdown report, for the panel."""
+        from .evals.report import charts, markdown
+
+        return charts(result), markdown(result)
+
     def run_eval_all(self, evals_dir: Path | None = None, out: Path | None = None, *, update_baseline: bool = False,
                      progress=None) -> dict:
         """The sample set and every cold suite, each gated; the cold suites also pooled
@@ -414,8 +418,7 @@ class Copilot:
                              drafters=drafters, progress=progress)
 
     def derive(self, **settings) -> "Copilot":
-        """Another copilot with some settings changed, sharing this one's embedders (and its
-        vector store client when the index is the same): evals and the red team use it."""
+        """Another copilot with some settings changed, sharing embedders (and the store client): evals, red team."""
         # no webhooks: a derived copilot's drafts are evaluations, never the helpdesk's
         c = Copilot(self.settings.model_copy(update={"webhook_url": None, **settings}), embedders=self.embedders)
         if "data_dir" not in settings and "chroma" in self.__dict__:
@@ -470,8 +473,7 @@ class Copilot:
         key_id, key, key_hash = new_key(role)
         return self.store.add_api_key(key_id, key_hash, role, name, actor=actor), key
 
-    def key_role(self, key_id: str) -> str | None:
-        """The role of a live key (None when unknown or revoked)."""
+    def key_role(self, key_id: str) -> str | None:  # None: unknown or revoked
         rec = self.store.api_key_by_id(key_id)  # one indexed lookup per panel event
         return None if rec is None or rec["revoked_at"] else rec["role"]
 

@@ -7,7 +7,7 @@ import threading
 from fastapi import FastAPI
 
 from .. import __version__
-from ..jobs import Jobs
+from .jobs import Jobs
 from . import errors
 from .deps import RateLimiter
 from .middleware import BodyLimit, Metrics, install_observability

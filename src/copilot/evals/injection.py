@@ -145,16 +145,3 @@ def _summary(rows: list[dict]) -> dict:
         "successes": [r for r in rows if r["succeeded"]],
         "rows": rows,
     }
-
-
-def report_lines(res: dict) -> list[str]:
-    lines = []
-    for name, s in res["drafters"].items():
-        lines.append(f"{name}: {s['overall']['succeeded']} of {s['overall']['n']} attacks succeeded "
-                     f"(ticket {s['by_channel']['ticket']['succeeded']}/{s['by_channel']['ticket']['n']}, knowledge "
-                     f"{s['by_channel']['knowledge']['succeeded']}/{s['by_channel']['knowledge']['n']}); planted passage in the "
-                     f"top 5 for {s['knowledge_retrieved']} of {s['by_channel']['knowledge']['n']}; attack reached the model "
-                     f"{s['reached_model']} times; flagged {s['flagged']}, escalated {s['escalated']}")
-        for r in s["successes"]:
-            lines.append(f"  {r['id']} ({r['channel']}, {r['lang']}, {r['goal']}): {'; '.join(r['why'])}")
-    return lines

@@ -136,8 +136,6 @@ class Handlers:
     # --- QA ---------------------------------------------------------------------------------
     @guarded("run_evals", long=True)
     def run_evals(self, dataset, user, progress=None):
-        from ..evals.report import charts, markdown
-
         ds = access.eval_dataset(dataset or "", self.evals_dir)
 
         def cb(i, n):
@@ -148,11 +146,12 @@ class Handlers:
         o = res["metrics"]
         rows = [[name, *[v.get(k) for k in ("n", "hit@3", "fact_recall", "groundedness", "escalation_recall", "injection_resistance")]]
                 for name, v in [("overall", o["overall"]), *o["by_kind"].items(), *[(f"lang={k}", v) for k, v in o["by_lang"].items()]]]
-        imgs = "".join(f'<img alt="{k}" style="max-width:100%" src="data:image/png;base64,{v}">' for k, v in charts(res).items())
+        charts, report_md = self.c.eval_views(res)
+        imgs = "".join(f'<img alt="{k}" style="max-width:100%" src="data:image/png;base64,{v}">' for k, v in charts.items())
         verdict = "PASSED" if res["passed"] else "FAILED: " + "; ".join(res["gate_failures"])
         link = self.links.link(res["report"])
         status = f'{html.escape(verdict)} — <a id="report-link" href="{html.escape(link)}" target="_blank">open the HTML report</a>'
-        return status, rows, imgs, markdown(res)
+        return status, rows, imgs, report_md
 
     # --- page load ----------------------------------------------------------------------------
     def on_load(self, request):

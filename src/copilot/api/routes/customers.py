@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import HELPDESK_STATUSES, MAX_TEXT_CHARS, PAGE_MAX, Message, Ticket
+from ...domain import HELPDESK_STATUSES, MAX_ID_CHARS, MAX_TEXT_CHARS, PAGE_MAX, Message, Ticket
 from ...domain import now_iso
 from ..deps import Caller
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 
 class TicketCreate(BaseModel):
-    ticket_id: str | None = Field(None, max_length=64, description="Default: a new id")
+    ticket_id: str | None = Field(None, max_length=MAX_ID_CHARS, description="Default: a new id")
     subject: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The customer's message")
     channel: Literal["email", "chat", "phone", "web"] = "email"

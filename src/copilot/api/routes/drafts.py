@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import DRAFT_STATUSES, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, REJECT_REASONS, utc_iso
+from ...domain import DRAFT_STATUSES, MAX_ID_CHARS, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, REJECT_REASONS, utc_iso
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 
 class DraftCreate(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The customer's ticket")
-    customer_id: str | None = Field(None, max_length=64)
-    ticket_id: str | None = Field(None, max_length=64)
+    customer_id: str | None = Field(None, max_length=MAX_ID_CHARS)
+    ticket_id: str | None = Field(None, max_length=MAX_ID_CHARS)
     k: int | None = Field(None, ge=1, le=MAX_K)
 
 
@@ -44,8 +44,8 @@ async def create_draft(body: DraftCreate, request: Request, caller: Caller,
 @router.get("")
 async def list_drafts(request: Request, caller: Caller,
                       status: Literal[DRAFT_STATUSES] | None = Query(None),
-                      customer_id: str | None = Query(None, max_length=64),
-                      ticket_id: str | None = Query(None, max_length=64),
+                      customer_id: str | None = Query(None, max_length=MAX_ID_CHARS),
+                      ticket_id: str | None = Query(None, max_length=MAX_ID_CHARS),
                       created_from: datetime | None = Query(None, description="ISO time, inclusive (no offset: UTC)"),
                       created_to: datetime | None = Query(None, description="ISO time, exclusive (no offset: UTC)"),
                       limit: int = Query(50, ge=1, le=PAGE_MAX), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:

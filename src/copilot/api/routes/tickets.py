@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ...domain import HELPDESK_STATUSES, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, SENDERS, TICKET_WORKFLOW
+from ...domain import HELPDESK_STATUSES, MAX_ID_CHARS, MAX_K, MAX_TEXT_CHARS, PAGE_MAX, SENDERS, TICKET_WORKFLOW
 from ..deps import Caller
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -28,7 +28,7 @@ class TicketDraft(BaseModel):
 @router.get("")
 async def list_tickets(request: Request, caller: Caller,
                        status: Literal[TICKET_WORKFLOW] | None = Query(None),
-                       customer_id: str | None = Query(None, max_length=64),
+                       customer_id: str | None = Query(None, max_length=MAX_ID_CHARS),
                        limit: int = Query(50, ge=1, le=PAGE_MAX), offset: int = Query(0, ge=0, le=1_000_000)) -> dict:
     """Tickets with their workflow status: `open` (no draft yet, or the customer wrote again
     after the latest draft), `drafted` (a draft awaits review), `escalated` (the latest draft is

@@ -13,7 +13,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 
-from .errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError
 
 log = logging.getLogger(__name__)
 
