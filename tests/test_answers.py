@@ -215,3 +215,55 @@ def test_vector_cache_under_concurrent_evictions():
         t.join()
     assert errors == []
     assert len(cache._data) <= 4
+
+
+def test_a_hard_wrapped_list_item_is_one_unit_with_an_english_bullet():
+    # Markdown manuals wrapped at 80 columns: the item's second line is not a sentence of its own
+    from copilot.answers import logical_lines, passage_units
+
+    text = ("- Certificate of Completion – issued for a single course when you complete 100% of\n"
+            "the lessons and score at least 80% on the final assessment.\n"
+            "- Professional Certificate – issued for a track of 4 to 8 related courses plus a\n"
+            "capstone project.\n"
+            "Certificates are only issued on Plus and Team plans.")
+    units = passage_units(0, text, "manual", "en")
+    assert [u.kind for u in units] == ["item", "item", "sentence"], units
+    assert units[0].text == ("- Certificate of Completion – issued for a single course when you complete 100% of "
+                             "the lessons and score at least 80% on the final assessment.")
+    assert not any("・" in u.text for u in units)  # a katakana bullet made English replies read as Japanese
+    # lines that end a sentence, table rows and headings are never joined
+    assert logical_lines("# Title\nBody line one.\n| a | b |\n| 1 | 2 |") == ["# Title", "Body line one.", "| a | b |", "| 1 | 2 |"]
+    assert passage_units(0, "- 宅配ボックスに入れる", "manual", "ja")[0].text == "・宅配ボックスに入れる"
+
+
+def test_unfamiliar_words_are_the_ones_the_knowledge_has_no_near_word_for(kb):
+    from copilot.analysis import lexical_tokens
+    from copilot.specs import USE, family_of
+
+    use = next(e for e in kb.embedders if family_of(e) == USE)
+    snap = kb.retriever.snapshot()
+    # every word is in the knowledge: nothing unfamiliar
+    assert snap.unfamiliar(lexical_tokens("無料体験の期間はどのくらいですか"), use) == 0.0
+    # numbers never count (an order number is not a topic)
+    assert snap.unfamiliar(lexical_tokens("無料体験 20261204"), use) == 0.0
+    # a topic the knowledge never touches
+    far = snap.unfamiliar(lexical_tokens("ふるさと納税の返礼品として選べますか"), use)
+    assert far > 0.3, far
+    assert snap.unfamiliar([], use) == 0.0
+
+
+def test_an_in_domain_question_the_knowledge_never_answers_escalates(tmp_path, sample_copilot):
+    # a scheduling app's own words (staff, hours worked, calculate) around a topic its knowledge
+    # never touches (tip pooling): similarity alone drafted a reply about timesheets
+    from pathlib import Path
+
+    from copilot import Copilot
+
+    kb_dir = Path(__file__).resolve().parents[1] / "evals/cold/en_saas/knowledge"
+    c = Copilot(make_settings(tmp_path / "data", kb_dir), embedders=sample_copilot.embedders)
+    c.index()
+    d = c.draft("Our bar staff share tips at the end of each night. Can Rotaly calculate tip pooling and split "
+                "tips by hours worked?", persist=False)
+    assert d.escalate, d.reply
+    ok = c.draft("Hi, we're looking at Rotaly for our restaurant group. How long is the free trial?", persist=False)
+    assert not ok.escalate and "21 days" in ok.reply, ok.escalation_reason

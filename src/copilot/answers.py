@@ -53,6 +53,9 @@ _INTRO = re.compile(r"(次の|以下の|下記の)(いずれか|とおり|通り
                     r"(the following|as follows|one of these|these steps)", re.I)
 _STEP = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳]|step\s*\d+[:.]?)\s*", re.I)
 _BULLET = re.compile(r"^\s*([-*・•●○◆■]|\(\w\))\s*")
+# a line that ends inside a sentence (English wrapped at a fixed width, "…complete 100% of" /
+# "the lessons and …"): the next line continues it
+_WRAPPED = re.compile(r"[A-Za-z,;、]\s*$")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -93,6 +96,26 @@ def _units(text: str, doc_type: str, lang: str) -> tuple[tuple, ...]:
     return tuple((u.pos, u.text, u.kind, u.block) for u in units)
 
 
+def _is_table_line(s: str) -> bool:
+    return s.count("|") >= 2 or (s.startswith("|") and s.endswith("|"))
+
+
+def logical_lines(text: str) -> list[str]:
+    """The passage's lines with hard-wrapped ones joined: a line that ends inside a sentence
+    and is followed by one that starts no list item, step, table row or heading is one line
+    with it (Markdown manuals wrapped at 80 columns would otherwise give half sentences)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        s = line.strip()
+        prev = out[-1] if out else ""
+        if (s and prev and _WRAPPED.search(prev) and not _is_table_line(prev) and not prev.startswith("#")
+                and not (_STEP.match(s) or _BULLET.match(s) or _is_table_line(s) or s.startswith("#"))):
+            out[-1] = prev + ("" if prev.endswith("、") else " ") + s
+        else:
+            out.append(s)
+    return out
+
+
 def _split_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[Unit]:
     if doc_type == "faq" and "\n" in text:
         text = text.split("\n", 1)[1]
@@ -100,12 +123,13 @@ def _split_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[Un
     header: list[str] | None = None
     block = -1
     prev_table = False
-    for line in text.splitlines():
+    bullet = "・" if lang == "ja" else "- "
+    for line in logical_lines(text):
         s = line.strip()
         if not s:
             block = -1 if not units or units[-1].kind not in ("step", "item", "intro") else block
             continue
-        if s.count("|") >= 2 or (s.startswith("|") and s.endswith("|")):
+        if _is_table_line(s):
             if _TABLE_SEP.match(s):
                 continue
             cells = _cells(s)
@@ -120,7 +144,7 @@ def _split_units(hit_index: int, text: str, doc_type: str, lang: str) -> list[Un
             kind = "step" if _STEP.match(s) else "item"
             if block < 0:
                 block = len(units)  # a list with no intro sentence is its own block
-            units.append(Unit(hit_index, len(units), _BULLET.sub("・", s, count=1) if kind == "item" else s, kind, block))
+            units.append(Unit(hit_index, len(units), _BULLET.sub(bullet, s, count=1) if kind == "item" else s, kind, block))
             continue
         block = -1
         for sent in split_sentences(s):

@@ -113,6 +113,40 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
     return fused, ranks
 
 
+# A ticket word the knowledge never uses is *unfamiliar* when no word of the knowledge comes
+# near it either (cosine of the two words' USE vectors below this): "tip pooling" in a
+# scheduling app's FAQ, ふるさと納税 at a grocery's. Casual synonyms (タダ for 無料) have a near
+# word and do not count. Measured on four knowledge bases (docs/quality.md).
+UNFAMILIAR_SIM = 0.70
+_WORD_CACHE_MAX = 200_000  # word vectors kept per process, across versions (a re-index reuses them)
+
+
+class WordVectors:
+    """Vectors of single words, by (embedder, word), shared by every version a process loads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._vecs: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, embedder, words: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = [w for w in dict.fromkeys(words) if (embedder.name, w) not in self._vecs]
+        if missing:
+            new = np.asarray(embedder.embed_documents(missing), dtype=np.float32)
+            with self._lock:
+                if len(self._vecs) + len(missing) > _WORD_CACHE_MAX:
+                    self._vecs.clear()  # a bound, not an LRU: only a process that loads many huge versions gets here
+                self._vecs.update({(embedder.name, w): v for w, v in zip(missing, new)})
+            have = dict(zip(missing, new))
+        else:
+            have = {}
+        with self._lock:
+            return np.array([have[w] if w in have else self._vecs[(embedder.name, w)] for w in words], dtype=np.float32).reshape(len(words), -1)
+
+
+WORDS = WordVectors()
+
+
 class Snapshot:
     """Everything needed to answer searches from one index version."""
 
@@ -143,6 +177,8 @@ class Snapshot:
         self.stated = backends.load_lexical(sdir) if sdir.exists() else self.lexical
         self._masks: dict[tuple, np.ndarray] = {}
         self._lang_share: dict[str, float] = {}
+        self._vocab_lock = threading.Lock()
+        self._vocab_vectors: dict[str, np.ndarray] = {}  # embedder -> the stated vocabulary's word vectors
         self._store = store  # a callable: the vector store is opened only if this version needs it
         self._collections: dict[str, VectorIndex] | None = None
         self._slack_counts: dict[str, int] | None = None
@@ -206,6 +242,33 @@ class Snapshot:
         if not toks or not vocab:
             return 0.0, len(toks)
         return sum(t in vocab for t in toks) / len(toks), len(toks)
+
+    def vocabulary_vectors(self, embedder) -> np.ndarray:
+        """The word vectors of everything this version states (computed on first use: about
+        1 s per 1,000 new words with USE; a serving process warms them in `Retriever.follow`)."""
+        with self._vocab_lock:
+            found = self._vocab_vectors.get(embedder.name)
+            if found is None:
+                found = WORDS.get(embedder, sorted(self.stated.vocabulary()))
+                found.flags.writeable = False
+                self._vocab_vectors[embedder.name] = found
+            return found
+
+    def unfamiliar(self, tokens: list[str], embedder) -> float:
+        """Share of the words (numbers aside) that the knowledge neither uses nor has a near
+        word for (UNFAMILIAR_SIM). 0.0 with no words."""
+        toks = {t for t in tokens if not t.replace(",", "").replace(".", "").isdigit()}
+        if not toks:
+            return 0.0
+        vocab = self.stated.vocabulary()
+        unknown = sorted(t for t in toks if t not in vocab)
+        if not unknown:
+            return 0.0
+        known = self.vocabulary_vectors(embedder)
+        if known.shape[0] == 0:
+            return len(unknown) / len(toks)
+        near = (WORDS.get(embedder, unknown) @ known.T).max(axis=1)
+        return float((near < UNFAMILIAR_SIM).sum()) / len(toks)
 
     def language_share(self, lang: str) -> float:
         """Share of the indexed chunks written in `lang`: word coverage means nothing for an
@@ -320,6 +383,9 @@ class Retriever:
         try:
             snap = self.snapshot()
             self._heartbeat(snap.version)
+            for e in self.embedders.values():  # the drafts' unfamiliar-word check, ready before a draft needs it
+                if family_of(e) == USE:
+                    snap.vocabulary_vectors(e)
         except IndexUnavailable:
             pass  # no index yet, or none loadable: /readyz says so
 

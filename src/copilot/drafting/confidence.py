@@ -9,7 +9,9 @@ A logistic model over what any knowledge base gives, with no phrasings or glossa
   it means nothing: the knowledge is written in another language);
 - `lexical`: the best BM25 score among the top 3 passages per content word of the ticket (how
   specific the words are that it shares with the knowledge), capped at 3;
-- `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket.
+- `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket;
+- `unfamiliar`: the share of the asking sentences' words that the knowledge neither uses nor
+  has a near word for (retrieval.Snapshot.unfamiliar; 0 when cross-lingual).
 
 Fitted by scripts/fit_confidence.py on the cold suites (evals/cold/) and the sample's
 retrieval questions together; its report gives each set's calibration from a model fitted
@@ -25,9 +27,9 @@ from dataclasses import dataclass
 from ..domain import Hit
 from ..specs import E5, USE
 
-FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual")
+FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual", "unfamiliar")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
-MODEL = ((1.3464, 5.3091, 3.332, 3.3876, 1.5658, 2.0237), -7.8658, 0.3)
+MODEL = ((1.0923, 4.3134, 2.6698, 2.5257, 1.7421, 1.133, -4.4223), -5.6768, 0.35)
 # model families (specs.family_of): either engine of multilingual-e5-small, and USE
 DEFAULT_PAIR = (E5, USE)
 COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
@@ -42,6 +44,7 @@ class Evidence:
     coverage: float | None  # None: too few words to tell
     cross_lingual: bool
     words: int = 0  # content words in the ticket
+    unfamiliar: float = 0.0  # share of the asking words with no counterpart in the knowledge
 
     def features(self) -> dict[str, float]:
         f = {f"dense:{n}": max((h.signals.get(f"dense:{n}", 0.0) for h in self.hits[:3]), default=0.0) for n in DEFAULT_PAIR}
@@ -50,6 +53,7 @@ class Evidence:
         lex = max((h.signals.get("lexical", 0.0) for h in self.hits[:3]), default=0.0)
         f["lexical"] = 0.0 if self.cross_lingual else min(3.0, lex / max(1, self.words))
         f["cross_lingual"] = float(self.cross_lingual)
+        f["unfamiliar"] = 0.0 if self.cross_lingual else self.unfamiliar
         return f
 
 
@@ -65,8 +69,7 @@ def score(evidence: Evidence, embedders: tuple[str, ...], model=None) -> tuple[f
     z = bias + sum(w * f[name] for w, name in zip(weights, FEATURES))
     return 1.0 / (1.0 + math.exp(-z)), threshold
 
-# Below this share of known content words (same language, enough words) the ticket is about
-# something the knowledge base never mentions, whatever the similarities say.
-COVERAGE_MIN = 0.40
+# The word-coverage gate (escalate below 40% known words) was removed on 2026-12-04: with the
+# `unfamiliar` feature in the model it only escalated answerable tickets (docs/quality.md).
 COVERAGE_MIN_WORDS = 3  # fewer content words than this: coverage says nothing
 COVERAGE_LANG_SHARE = 0.2  # below this share of the knowledge in the ticket's language, the ticket is cross-lingual

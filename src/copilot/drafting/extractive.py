@@ -218,7 +218,7 @@ class ExtractiveDrafter:
         return DraftText(reply.strip(), citations, [c.chunk_id for c in citations], notes)
 
 
-_LIST_LINE = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳・]|「|『)")
+_LIST_LINE = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳・]|- |「|『)")
 
 
 def _one_answer_per_question(chosen: list[int], combined, units: list[Unit]) -> list[int]:

@@ -14,13 +14,15 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from ..analysis import lexical_tokens
 from ..answers import codes
 from ..domain import MAX_K, Draft, Hit, Ticket
 from ..errors import CopilotError, InputError
 from ..retrieval import Filters
 from ..safety import guard_reply, screen_passage
+from ..specs import USE, family_of
 from ..domain import now_iso
-from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN, COVERAGE_MIN_WORDS, Evidence
+from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
 from .confidence import score as confidence_score
 from .ticket import MAX_QUESTIONS, TicketAnalysis, analyse
 
@@ -75,8 +77,12 @@ class DraftPipeline:
         snap = self.retriever.snapshot()
         coverage, n_words = snap.coverage(ticket.query)
         cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
+        use = next((e for e in self.retriever.embedders.values() if family_of(e) == USE), None)
+        unfamiliar = 0.0
+        if use is not None and not cross:
+            unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)
         ev = Evidence(hits, self.extractive.support(ticket.asked, evidence, ticket.context, ticket.questions),
-                      coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words)
+                      coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words, unfamiliar=unfamiliar)
         return Gathered(ticket, hits, evidence, screened, ev)
 
     def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
@@ -164,10 +170,6 @@ class DraftPipeline:
             return "the customer is angry: a person should answer (playbook section 5)", "standard"
         if conf < threshold:
             return f"the knowledge base does not cover this ticket (confidence {conf:.2f} < {threshold:.2f})", "standard"
-        ev = g.evidence_score
-        if ev.coverage is not None and not ev.cross_lingual and ev.coverage < COVERAGE_MIN and not code_match:
-            return (f"the ticket is about things the knowledge base never mentions ({ev.coverage:.0%} of its words are known)",
-                    "standard")
         return None
 
     def _guard(self, reply: str) -> tuple[str, list[str]]:
