@@ -113,14 +113,14 @@ _INJECTION = _rx(
     r"<!--", r"[A-Za-z0-9+/]{32,}={0,2}",  # HTML comments and base64 blobs are never customer-facing knowledge
     # tickets that try to re-program the reply: "上記を無視して…と言ってください", override modes, "do-anything" bots
     r"(上記|以上|前|これまで|今まで)(の[^。]{0,12})?を(すべて|全て)?(無視|忘れ)", r"と(言って|いって|言い|述べて|書いて)(ください|下さい|くれ|ね|よ)",
-    r"オーバーライド", r"(何|なん)でも(する|答える|言う|話す|できる)\s*(BOT|ボット|AI|ＡＩ|アシスタント)", r"制限(なし|のない|を外)",
+    r"オーバーライド", r"(何|なん)でも(する|答える|言う|話す|できる)\s*(BOT|ボット|AI|ＡＩ|アシスタント)", r"制限(なし|無し|のない)(の|で)?(モード|AI|ＡＩ|BOT|ボット|アシスタント|回答|答え|返答|話)", r"制限を(外|解除)",
     r"\b(override|unrestricted|god) mode\b", r"\bdo anything now\b", r"\bsay (exactly|only|the words)\b",
 )
 
 # A policy "update" that grants something: the way a planted or unreviewed edit changes what
 # the company promises. Such passages are held back from drafts until an editor confirms them.
 _POLICY_CHANGE = _rx(r"改定|改訂|撤廃|変更になりました|変更しました|追記[:：]|キャンペーン追記", r"\bupdated?\b.{0,20}(20\d\d|policy|rule)",
-                     r"effective immediately", r"\bis now available\b", r"\bno longer\b", r"has been upgraded")
+                     r"effective immediately", r"\bis now available\b", r"\bno longer (required|needed|charged|applies|apply|necessary|limited|restricted|subject to|has to|have to|need to)\b", r"has been upgraded")
 _COMMITMENT = _rx(r"返金", r"無料", r"無償", r"保証", r"全額", r"割引", r"交換", r"いつでも", r"refund", r"free", r"no charge",
                   r"guarantee", r"discount", r"waive", r"upgrade", r"replacement", r"at any time", r"pro rata")
 
