@@ -23,7 +23,9 @@ import numpy as np
 from .analysis import lexical_tokens, normalize, split_sentences
 from .safety import looks_like_injection
 
-CODE = re.compile(r"\b[A-Z]{1,4}-\d{2,5}[A-Z]?\b|\b[A-Z]{2,4}-[A-Z0-9]{2,6}\b")
+# ASCII boundaries, not \b: in "E-203が出て" the code touches a Japanese word character. The
+# third form is a code without a hyphen ("E05", "ISO9001"): letters then two or more digits.
+CODE = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}-\d{2,5}[A-Z]?|[A-Z]{2,4}-[A-Z0-9]{2,6}|[A-Z]{1,3}\d{2,4}[A-Z]?)(?![A-Za-z0-9])")
 _FACT = re.compile(r"[A-Za-z]{1,4}-?\d{2,}|\d[\d,.]*")
 
 # --- what kind of answer a question asks for ----------------------------------------------------

@@ -48,12 +48,15 @@ class ExtractiveDrafter:
         self.vectors = VectorCache()
 
     def _score(self, ticket: str, units: list[Unit], context: str | None,
-               asking: list[str] | None = None) -> tuple[list[str], Scores]:
+               asking: list[str] | None = None) -> tuple[list[str], Scores, np.ndarray]:
         """The ticket's questions and their scores against the units. Each question is read in
         the light of the whole ticket, and of the conversation before it when there is one
         ("still broken, what now?" means the problem of the earlier messages): the whole
         text's scores are added at CONTEXT_WEIGHT, and a question the conversation answers
-        counts as answered (its dense similarity is the better of the two)."""
+        counts as answered (its dense similarity is the better of the two). The third value is
+        each question's own score, without the whole text: whether a question is already
+        answered is judged on it (with the whole ticket added, a sentence on the first
+        question looks like an answer to every other one)."""
         asking = ticket_questions(ticket) if asking is None else asking  # the pipeline passes what it read
         questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]
         whole = f"{context}\n{ticket}" if context else ticket
@@ -63,8 +66,9 @@ class ExtractiveDrafter:
             # "who pays the return shipping?" from a customer who changed their mind is not
             # the defective-item case
             dense = np.maximum(sc.dense[:-1], sc.dense[-1]) if context else sc.dense[:-1]
-            sc = Scores(sc.combined[:-1] + CONTEXT_WEIGHT * sc.combined[-1], dense)
-        return questions, sc
+            own = sc.combined[:-1]
+            return questions, Scores(own + CONTEXT_WEIGHT * sc.combined[-1], dense), own
+        return questions, sc, sc.combined
 
     def select(self, ticket: str, hits: list[Hit], lang: str, context: str | None = None,
                asking: list[str] | None = None) -> tuple[list[Unit], list[str]]:
@@ -79,7 +83,7 @@ class ExtractiveDrafter:
         units = [u for hi, h in enumerate(hits) for u in passage_units(hi, h.chunk.text, h.chunk.doc_type, h.chunk.lang)]
         if not units:
             return [], []
-        questions, sc = self._score(ticket, units, context, asking)
+        questions, sc, own_sc = self._score(ticket, units, context, asking)
         by_hit: dict[int, list[int]] = {}
         for i, u in enumerate(units):
             by_hit.setdefault(u.hit, []).append(i)
@@ -101,7 +105,7 @@ class ExtractiveDrafter:
             if sc.dense[qi, best] < ANSWER_MIN:
                 unanswered.append(q)
                 continue
-            if chosen and max(sc.combined[qi, i] for i in chosen) >= sc.combined[qi, best] - ANSWERED_MARGIN:
+            if chosen and max(own_sc[qi, i] for i in chosen) >= own_sc[qi, best] - ANSWERED_MARGIN:
                 continue  # what is already quoted answers this question too: another passage would only compete with it
             if hits[top].chunk.doc_type == "faq" and len(own) <= FAQ_WHOLE:
                 picked = list(own)  # a short FAQ answer reads best whole
@@ -132,7 +136,7 @@ class ExtractiveDrafter:
         if not units:
             return 0.0
         if context:
-            _, sc = self._score(ticket, units, context, asking)
+            _, sc, _ = self._score(ticket, units, context, asking)
         else:
             asking = ticket_questions(ticket) if asking is None else asking
             questions = _with_context(ticket, asking) if 1 < len(asking) <= MAX_QUESTIONS else [ticket]

@@ -27,7 +27,8 @@ from .confidence import score as confidence_score
 from .ticket import MAX_QUESTIONS, TicketAnalysis, analyse
 
 log = logging.getLogger(__name__)
-EVIDENCE_PASSAGES = 3  # the drafter reads the best few passages (and each question's best two)
+EVIDENCE_PASSAGES = 3  # the drafter reads the best few passages ...
+PER_QUESTION = 3  # ... and each question's best three (two missed a price FAQ ranked third for "how much is Plus monthly?")
 MAX_CONTEXT_CHARS = 4000  # the conversation read before the latest message (its most recent part)
 MAX_QUERY_CHARS = 2000
 
@@ -69,7 +70,7 @@ class DraftPipeline:
         if 1 < len(ticket.questions) <= MAX_QUESTIONS:
             seen = {h.chunk.chunk_id for h in evidence}
             for q in ticket.questions:
-                for h in search(q[:500], 2):
+                for h in search(q[:500], PER_QUESTION):
                     if h.chunk.chunk_id not in seen:
                         seen.add(h.chunk.chunk_id)
                         evidence.append(h)

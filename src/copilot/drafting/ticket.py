@@ -65,20 +65,34 @@ def ticket_questions(ticket: str) -> list[str]:
     return asking or informative or [ticket.strip()]
 
 
+# a question that points back to what the customer said before ("Can we use *that* for it?",
+# 「それは使えますか」): read with the sentence before it
+_POINTS_BACK = re.compile(r"\b(that|this|these|those|them|such)\b|(それ|これ|あれ|その|この|そちら|こちら)(は|を|が|も|で|に|って|の)", re.I)
+
+
 def _with_context(ticket: str, asking: list[str]) -> list[str]:
     """A short question ("どうすればいいですか？", "and what hours is it open?") is read with
-    the sentence it belongs to, or the one before it."""
+    the sentence it belongs to, or the one before it; a question that points back ("Can we
+    use that for Learnwell?") with the sentence before its own."""
     sents = split_sentences(ticket)
     out = []
     for q in asking:
+        own = next((i for i, s in enumerate(sents) if q in s), None)
         if len(lexical_tokens(q)) <= 2:
-            whole = next((s for s in sents if q in s and s != q), None)  # a clause of a longer sentence
+            whole = sents[own] if own is not None and sents[own].strip(" ,、") != q else None  # a clause of a longer sentence
             if whole is not None:
                 q = whole
-            elif q in sents and sents.index(q) > 0:
-                q = sents[sents.index(q) - 1] + " " + q
+            elif own is not None and own > 0:
+                q = sents[own - 1] + " " + q
+        elif own is not None and own > 0 and _POINTS_BACK.search(q) and not _QUESTION_START_OK(sents[own - 1]):
+            q = sents[own - 1] + " " + q
         out.append(q)
     return out
+
+
+def _QUESTION_START_OK(previous: str) -> bool:
+    """The sentence before is itself a question: it is answered on its own, not context."""
+    return bool(_QUESTION.search(previous))
 
 
 @dataclass(frozen=True)
