@@ -39,7 +39,7 @@ WEIGHTS: dict[str, dict[str, float]] = {
     "ja": {"lexical": 0.5, E5: 1.0, USE: 1.0},
     "en": {"lexical": 0.35, E5: 1.0, USE: 1.0, "xlang": 1.0},
 }
-EXACT_CODE = re.compile(r"\b[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]?\b")
+EXACT_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")  # ASCII boundaries: "E-203が出て"
 EXACT_BOOST = 2.0
 
 
