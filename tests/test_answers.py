@@ -303,3 +303,12 @@ def test_each_question_brings_its_own_passages(tmp_path, sample_copilot):
                 "I've already earned?", persist=False)
     assert not d.escalate, d.escalation_reason
     assert "$19" in d.reply and "remain yours" in d.reply, d.reply
+
+
+def test_a_later_question_is_answered_from_its_own_passage(sample_copilot):
+    # the whole ticket opens with the warranty: scored with it, the warranty passage looked like
+    # the answer to "how much is shipping?" too, and shipping went unanswered
+    d = sample_copilot.draft("Before I buy: 1) how long is the warranty on the hub? 2) what happens if it arrives "
+                             "broken / defective? 3) how much is shipping if I only order one sensor?", persist=False)
+    assert not d.escalate, d.escalation_reason
+    assert "1-year" in d.reply and "660 yen" in d.reply, d.reply

@@ -27,7 +27,8 @@ RANK_WEIGHT = 1.2  # retrieval rank prior for the passage that answers a questio
 LANG_WEIGHT = 0.5  # a passage in the customer's language
 SAME_POINT_MARGIN: float | None = 0.25  # units of two passages this close on one question make the same point
 CONTEXT_WEIGHT = 0.5  # weight of the whole ticket's score when a ticket's questions are answered one by one
-ANSWERED_MARGIN = 0.5  # a later question that the quoted units answer within this of its best unit adds nothing
+ANSWERED_MARGIN = 0.2  # a later question that the quoted units answer within this of its best unit (its own score) adds nothing
+OWN_MARGIN = 1.0  # a question read alone that another passage answers by this much more is answered from that passage
 SECOND_SAME_LANG = False  # ... in the customer's language when the first one is
 CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences make the same point
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
@@ -99,6 +100,13 @@ class ExtractiveDrafter:
                 return best + RANK_WEIGHT / (1 + hi) + (LANG_WEIGHT if hits[hi].chunk.lang == lang else 0.0)
 
             ranked = sorted(by_hit, key=passage_score, reverse=True)
+            if len(questions) > 1:
+                # read alone, the question is answered far better by another passage than by the
+                # one the whole ticket favours ("how much is shipping?" in a ticket that opens
+                # with the warranty): that passage answers it
+                alone = units[int(np.argmax(own_sc[qi]))].hit
+                if own_sc[qi].max() - max(own_sc[qi, i] for i in by_hit[ranked[0]]) > OWN_MARGIN:
+                    ranked = [alone] + [h for h in ranked if h != alone]
             top = ranked[0]
             own = by_hit[top]
             best = max(own, key=lambda i: sc.combined[qi, i])
