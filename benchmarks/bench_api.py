@@ -139,7 +139,7 @@ def profile(pid: int, seconds: int, out: Path, idle: bool = False) -> list[tuple
 
 
 def run(data_dir: Path, seconds: float = 8, concurrency: tuple[int, ...] = (1, 8, 32), soak_seconds: float = 0,
-        profile_seconds: int = 0) -> dict:
+        profile_seconds: int = 0, profile_route: str = "search") -> dict:
     from benchmarks.bench_latency import eval_queries
 
     queries = eval_queries()
@@ -165,14 +165,16 @@ def run(data_dir: Path, seconds: float = 8, concurrency: tuple[int, ...] = (1, 8
             task = asyncio.new_event_loop()
             import threading
 
+            path, body = ("/v1/drafts", {"text": ""}) if profile_route == "drafts" else ("/v1/search", {"query": "", "k": 5})
             th = threading.Thread(target=lambda: task.run_until_complete(
-                load(base + "/v1/search", "POST", {"query": "", "k": 5}, h, 8, profile_seconds + 2, queries)))
+                load(base + path, "POST", body, h, 8, profile_seconds + 2, queries)))
             th.start()
             time.sleep(1)
+            key = f"profile_{profile_route}"
             try:
-                out["profile_search"] = profile(proc.pid, profile_seconds, data_dir / "profile-search", bool(os.environ.get("BENCH_IDLE")))
+                out[key] = profile(proc.pid, profile_seconds, data_dir / key.replace("_", "-"), bool(os.environ.get("BENCH_IDLE")))
             except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-                out["profile_search"] = [(f"py-spy failed: {exc}", 0.0)]
+                out[key] = [(f"py-spy failed: {exc}", 0.0)]
             th.join()
         if soak_seconds:
             before = rss_mb(proc.pid)
@@ -197,10 +199,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--soak", type=float, default=0, help="seconds of mixed load with memory samples (e.g. 300)")
-    ap.add_argument("--profile", type=int, default=0, help="seconds of py-spy sampling under search load")
+    ap.add_argument("--profile", type=int, default=0, help="seconds of py-spy sampling under load")
+    ap.add_argument("--profile-route", choices=("search", "drafts"), default="search", help="the load profiled")
     a = ap.parse_args()
-    r = run(a.data_dir, a.seconds, tuple(int(x) for x in a.concurrency.split(",")), a.soak, a.profile)
-    for fn, share in r.get("profile_search", []):
+    r = run(a.data_dir, a.seconds, tuple(int(x) for x in a.concurrency.split(",")), a.soak, a.profile, a.profile_route)
+    for fn, share in r.get(f"profile_{a.profile_route}", []):
         print(f"  {share:5.1f}%  {fn}")
 
 

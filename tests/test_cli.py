@@ -90,3 +90,23 @@ def test_eval_writes_reports_and_exits_1_when_the_gate_fails(tmp_path, small_kb)
     assert (tmp_path / "rep" / "report.md").read_text(encoding="utf-8").count("Where is the moon?") == 1
     bad = run(["eval", *d, "--dataset", str(tmp_path / "missing.yaml")])
     assert bad.returncode == 2 and "not found" in bad.stderr
+
+
+def test_serve_limits_blas_threads_before_numpy_loads():
+    # OpenBLAS reads its thread count once, when numpy loads; `import copilot` loads numpy, so
+    # `copilot serve` must set it there (in cli.main() it came too late: drafts ran a third slower)
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['copilot', ARG]; import copilot, threadpoolctl; "
+            "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+    def blas_threads(arg: str) -> int:
+        out = subprocess.run([sys.executable, "-c", code.replace("ARG", repr(arg))], env=env, capture_output=True, text=True, check=True)
+        return int(out.stdout.strip())
+
+    assert blas_threads("serve") == 1
+    if (os.cpu_count() or 1) > 1:
+        assert blas_threads("index") > 1  # batch work keeps every core: the check above can fail

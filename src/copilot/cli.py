@@ -8,6 +8,7 @@ stderr), 3 runtime failure.
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -15,7 +16,6 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from pydantic import ValidationError  # noqa: E402
@@ -383,6 +383,7 @@ def _cmd_serve(args, copilot) -> int:
         uvicorn.run("copilot.api.app:worker_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level="warning", access_log=False)
         return EXIT_OK
+    copilot.warm_up()  # as each worker does: models loaded, word vectors computed, before the first request
     app = create_app(copilot)
     if not args.no_ui:
         from .ui import mount
@@ -444,8 +445,8 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        # BLAS/OpenMP threads fight the web server's threads on small machines (measured: 18 vs
-        # ~1,000 searches/s); must be set before numpy or an engine loads. Batch work keeps them.
+        # BLAS/OpenMP threads: `copilot serve` sets these in copilot/__init__.py, before numpy
+        # loads; this covers main(["serve"]) called from code that had not loaded numpy yet.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
         _limit_malloc_arenas()

@@ -65,10 +65,9 @@ class Copilot:
         return IndexBackends(build_lexical=Bm25Index.build, load_lexical=Bm25Index.load, exact=ExactVectorIndex)
 
     def _refresh_store(self) -> None:
-        """Before a serving process re-indexes: if another process (`copilot index`) published
-        since this one opened the embedded store, reopen it. Chroma's embedded client keeps its
-        own view of the files, and writing through a stale view is how "Error finding id" began
-        (issue 16). A Chroma server (COPILOT_CHROMA_URL) needs none of this."""
+        """Before a serving process re-indexes: if another process published since this one opened
+        the embedded store, reopen it (writing through Chroma's stale view of the files is how
+        "Error finding id" began, issue 16). A Chroma server needs none of this."""
         if self.settings.chroma_url or "chroma" not in self.__dict__:
             return
         if self.layout.current_version() == getattr(self, "_store_seen", None):
@@ -126,8 +125,11 @@ class Copilot:
         self.retriever.release()
 
     def warm_up(self) -> None:
+        """Models loaded, and the served version's word vectors computed (if there is one)."""
         for e in self.embedders:
             getattr(e, "warm_up", lambda: None)()
+        with contextlib.suppress(IndexUnavailable):  # no index yet: the follower warms the first version
+            self.retriever.warm_words()
 
     # --- knowledge ------------------------------------------------------------------------
     def index(self, source: Path | None = None, full: bool = False, progress=None) -> IndexReport:
@@ -283,13 +285,11 @@ class Copilot:
                              settings=self.settings, families=tuple(family_of(e) for e in self.embedders), notify=notify)
 
     @property
-    def extractive(self):
-        """The offline drafter: the default, and the LLM drafter's fallback and evidence judge."""
+    def extractive(self):  # the offline drafter: the default, and the LLM drafter's fallback and evidence judge
         return self.pipeline.extractive
 
     def gather(self, text: str, k: int | None = None, context: str | None = None):
-        """What a draft is made from (drafting.pipeline.Gathered): the drafts and
-        scripts/fit_confidence.py both read it here, so the model is fitted on what it judges."""
+        """What a draft is made from (drafting.pipeline.Gathered); scripts/fit_confidence.py reads it."""
         from .drafting.ticket import analyse
 
         return self.pipeline.gather(analyse(text, context), k)

@@ -65,6 +65,12 @@ class DraftPipeline:
         def search(q: str, n: int) -> list[Hit]:
             return self.retriever.search(q, n, evidence_only, query_vectors=cache)
 
+        snap = self.retriever.snapshot()
+        cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
+        use = next((e for e in self.retriever.embedders.values() if family_of(e) == USE), None)
+        unfamiliar = 0.0
+        if use is not None and not cross:
+            unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)
         hits = search(ticket.query[:MAX_QUERY_CHARS], self.settings.draft_k if k is None else k)
         evidence = list(hits[:EVIDENCE_PASSAGES])
         if 1 < len(ticket.questions) <= MAX_QUESTIONS:
@@ -75,13 +81,7 @@ class DraftPipeline:
                         seen.add(h.chunk.chunk_id)
                         evidence.append(h)
         evidence, screened = self._screen(evidence)
-        snap = self.retriever.snapshot()
         coverage, n_words = snap.coverage(ticket.query)
-        cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
-        use = next((e for e in self.retriever.embedders.values() if family_of(e) == USE), None)
-        unfamiliar = 0.0
-        if use is not None and not cross:
-            unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)
         ev = Evidence(hits, self.extractive.support(ticket.asked, evidence, ticket.context, ticket.questions),
                       coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words, unfamiliar=unfamiliar)
         return Gathered(ticket, hits, evidence, screened, ev)
