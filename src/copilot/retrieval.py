@@ -116,7 +116,7 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
 # A ticket word the knowledge never uses is *unfamiliar* when no word of the knowledge comes
 # near it either (cosine of the two words' USE vectors below this): "tip pooling" in a
 # scheduling app's FAQ, ふるさと納税 at a grocery's. Casual synonyms (タダ for 無料) have a near
-# word and do not count. Measured on four knowledge bases (docs/quality.md).
+# word and do not count. The cut-off was swept on four knowledge bases, each held out (docs/quality.md).
 UNFAMILIAR_SIM = 0.70
 _WORD_CACHE_MAX = 200_000  # word vectors kept per process, across versions (a re-index reuses them)
 
@@ -131,17 +131,16 @@ class WordVectors:
     def get(self, embedder, words: list[str]) -> np.ndarray:
         with self._lock:
             missing = [w for w in dict.fromkeys(words) if (embedder.name, w) not in self._vecs]
+        have: dict[str, np.ndarray] = {}
         if missing:
             new = np.asarray(embedder.embed_documents(missing), dtype=np.float32)
-            with self._lock:
-                if len(self._vecs) + len(missing) > _WORD_CACHE_MAX:
-                    self._vecs.clear()  # a bound, not an LRU: only a process that loads many huge versions gets here
-                self._vecs.update({(embedder.name, w): v for w, v in zip(missing, new)})
             have = dict(zip(missing, new))
-        else:
-            have = {}
-        with self._lock:
-            return np.array([have[w] if w in have else self._vecs[(embedder.name, w)] for w in words], dtype=np.float32).reshape(len(words), -1)
+            with self._lock:
+                if len(self._vecs) + len(missing) <= _WORD_CACHE_MAX:  # past the bound: computed, not kept
+                    self._vecs.update({(embedder.name, w): v for w, v in have.items()})
+        with self._lock:  # nothing is ever removed, so what was cached above is still there
+            return np.array([have[w] if w in have else self._vecs[(embedder.name, w)] for w in words],
+                            dtype=np.float32).reshape(len(words), -1)
 
 
 WORDS = WordVectors()
