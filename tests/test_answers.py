@@ -73,6 +73,18 @@ def kb(tmp_path_factory, sample_copilot):
     return c
 
 
+def cold_suite_copilot(name: str, tmp_path, sample_copilot):
+    """A fresh index of one cold suite's knowledge (evals/cold/NAME/knowledge), default embedders."""
+    from pathlib import Path
+
+    from copilot import Copilot
+
+    kb_dir = Path(__file__).resolve().parents[1] / "evals" / "cold" / name / "knowledge"
+    c = Copilot(make_settings(tmp_path / "data", kb_dir), embedders=sample_copilot.embedders)
+    c.index()
+    return c
+
+
 def body(reply: str) -> str:
     """The reply without the frame's greeting and closing lines."""
     lines = reply.splitlines()
@@ -255,13 +267,7 @@ def test_unfamiliar_words_are_the_ones_the_knowledge_has_no_near_word_for(kb):
 def test_an_in_domain_question_the_knowledge_never_answers_escalates(tmp_path, sample_copilot):
     # a scheduling app's own words (staff, hours worked, calculate) around a topic its knowledge
     # never touches (tip pooling): similarity alone drafted a reply about timesheets
-    from pathlib import Path
-
-    from copilot import Copilot
-
-    kb_dir = Path(__file__).resolve().parents[1] / "evals/cold/en_saas/knowledge"
-    c = Copilot(make_settings(tmp_path / "data", kb_dir), embedders=sample_copilot.embedders)
-    c.index()
+    c = cold_suite_copilot("en_saas", tmp_path, sample_copilot)
     d = c.draft("Our bar staff share tips at the end of each night. Can Rotaly calculate tip pooling and split "
                 "tips by hours worked?", persist=False)
     assert d.escalate, d.reply
@@ -292,13 +298,7 @@ def test_a_question_that_points_back_is_read_with_the_sentence_before():
 def test_each_question_brings_its_own_passages(tmp_path, sample_copilot):
     # the price entry ranks third for "how much is Plus monthly?": with two passages per
     # question it never reached the drafter and the price went unanswered
-    from pathlib import Path
-
-    from copilot import Copilot
-
-    kb_dir = Path(__file__).resolve().parents[1] / "evals/cold/en_courses/knowledge"
-    c = Copilot(make_settings(tmp_path / "data", kb_dir), embedders=sample_copilot.embedders)
-    c.index()
+    c = cold_suite_copilot("en_courses", tmp_path, sample_copilot)
     d = c.draft("How much is Plus if I pay month to month? And if I cancel later, do I lose the certificates "
                 "I've already earned?", persist=False)
     assert not d.escalate, d.escalation_reason

@@ -231,8 +231,8 @@ def score_units(embedders: list, cache: VectorCache, questions: list[str], units
     qt = [set(lexical_tokens(x)) for x in questions]
     ut = [set(lexical_tokens(x)) for x in texts]
     lex = np.array([[len(a & b) / max(1, len(a)) for b in ut] for a in qt])
-    q_codes = [{m.upper() for m in CODE.findall(normalize(x))} for x in questions]
-    u_codes = [{m.upper() for m in CODE.findall(normalize(x))} for x in texts]
+    q_codes = [codes(x) for x in questions]
+    u_codes = [codes(x) for x in texts]
     code = np.array([[bool(a & b) for b in u_codes] for a in q_codes], dtype=float)
     kinds = [answer_types(x) for x in questions]
     typed = np.array([[float(any(has_type(u.text, k, u.kind) for k in ks)) if ks else 0.0 for u in units] for ks in kinds])

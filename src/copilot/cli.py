@@ -446,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         # BLAS/OpenMP threads: `copilot serve` sets these in copilot/__init__.py, before numpy
-        # loads; this covers main(["serve"]) called from code that had not loaded numpy yet.
+        # loads. Here numpy is loaded already; this is for the worker processes of --workers N
+        # when main(["serve", ...]) is called from code: they inherit the environment.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
         _limit_malloc_arenas()

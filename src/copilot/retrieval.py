@@ -386,13 +386,17 @@ class Retriever:
         except IndexUnavailable:
             pass  # no index yet, or none loadable: /readyz says so
 
+    @property
+    def word_embedder(self):
+        """The embedder that judges single words (USE: cheap, and what UNFAMILIAR_SIM was
+        measured with), or None when it is not configured."""
+        return next((e for e in self.embedders.values() if family_of(e) == USE), None)
+
     def warm_words(self, snap: Snapshot | None = None) -> None:
         """The vocabulary's word vectors for the drafts' unfamiliar-word check, computed before a
         draft needs them (about 1.6 s for the sample's 1,800 words; a draft would wait for it)."""
-        snap = snap or self.snapshot()
-        for e in self.embedders.values():
-            if family_of(e) == USE:
-                snap.vocabulary_vectors(e)
+        if self.word_embedder is not None:
+            (snap or self.snapshot()).vocabulary_vectors(self.word_embedder)
 
     def release(self) -> None:
         if self.leases:

@@ -20,7 +20,6 @@ from ..domain import MAX_K, Draft, Hit, Ticket
 from ..errors import CopilotError, InputError
 from ..retrieval import Filters
 from ..safety import guard_reply, screen_passage
-from ..specs import USE, family_of
 from ..domain import now_iso
 from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
 from .confidence import score as confidence_score
@@ -67,7 +66,7 @@ class DraftPipeline:
 
         snap = self.retriever.snapshot()
         cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
-        use = next((e for e in self.retriever.embedders.values() if family_of(e) == USE), None)
+        use = self.retriever.word_embedder
         unfamiliar = 0.0
         if use is not None and not cross:
             unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)

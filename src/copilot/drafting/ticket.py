@@ -73,7 +73,8 @@ _POINTS_BACK = re.compile(r"\b(that|this|these|those|them|such)\b|(それ|これ
 def _with_context(ticket: str, asking: list[str]) -> list[str]:
     """A short question ("どうすればいいですか？", "and what hours is it open?") is read with
     the sentence it belongs to, or the one before it; a question that points back ("Can we
-    use that for Learnwell?") with the sentence before its own."""
+    use that for Learnwell?") with the sentence before its own, unless that one is a question
+    of its own."""
     sents = split_sentences(ticket)
     out = []
     for q in asking:
@@ -84,15 +85,11 @@ def _with_context(ticket: str, asking: list[str]) -> list[str]:
                 q = whole
             elif own is not None and own > 0:
                 q = sents[own - 1] + " " + q
-        elif own is not None and own > 0 and _POINTS_BACK.search(q) and not _QUESTION_START_OK(sents[own - 1]):
+        elif own is not None and own > 0 and _POINTS_BACK.search(q) and not _QUESTION.search(sents[own - 1]):
             q = sents[own - 1] + " " + q
         out.append(q)
     return out
 
-
-def _QUESTION_START_OK(previous: str) -> bool:
-    """The sentence before is itself a question: it is answered on its own, not context."""
-    return bool(_QUESTION.search(previous))
 
 
 @dataclass(frozen=True)
