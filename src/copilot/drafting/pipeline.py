@@ -65,12 +65,12 @@ class DraftPipeline:
             return self.retriever.search(q, n, evidence_only, query_vectors=cache)
 
         snap = self.retriever.snapshot()
-        cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
+        hits = search(ticket.query[:MAX_QUERY_CHARS], self.settings.draft_k if k is None else k)
+        cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE or answered_elsewhere(hits, ticket.lang)
         use = self.retriever.word_embedder
         unfamiliar = 0.0
         if use is not None and not cross:
             unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)
-        hits = search(ticket.query[:MAX_QUERY_CHARS], self.settings.draft_k if k is None else k)
         evidence = list(hits[:EVIDENCE_PASSAGES])
         if 1 < len(ticket.questions) <= MAX_QUESTIONS:
             seen = {h.chunk.chunk_id for h in evidence}
@@ -200,6 +200,15 @@ class DraftPipeline:
         if saved.draft_id == d.draft_id and self.notify is not None:  # not for an idempotent replay
             self.notify("draft.ready", saved.to_dict())
         return saved
+
+
+def answered_elsewhere(hits: list[Hit], lang: str) -> bool:
+    """The best passages are written in another language than the ticket (an English ticket
+    whose answer a mixed knowledge base holds only in Japanese): word overlap with the
+    knowledge then says nothing, and the ticket is read as cross-lingual."""
+    top = hits[:EVIDENCE_PASSAGES]
+    other = sum(h.chunk.lang != lang for h in top)
+    return bool(top) and top[0].chunk.lang != lang and other * 2 > len(top)
 
 
 def conversation(ticket: Ticket) -> tuple[str, str | None]:
