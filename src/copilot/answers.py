@@ -207,7 +207,9 @@ class VectorCache:
         """Query vectors, cached the same way: a draft embeds its ticket for the search and
         scores it against the evidence afterwards, and agents redraft the same ticket."""
         name = ("query", getattr(embedder, "name", str(id(embedder))))
-        return self._get(name, texts, lambda missing: [embedder.embed_query(t) for t in missing])
+        # read as retrieval reads a query (NFKC, stripped): the search and the scoring of one
+        # ticket then share its vector instead of embedding it twice ("？" against "?")
+        return self._get(name, [normalize(t).strip() for t in texts], lambda missing: [embedder.embed_query(t) for t in missing])
 
 
 @dataclass
