@@ -264,6 +264,37 @@ def test_unfamiliar_words_are_the_ones_the_knowledge_has_no_near_word_for(kb):
     assert snap.unfamiliar([], use) == 0.0
 
 
+def test_named_terms_are_names_not_ordinary_words():
+    from copilot.analysis import named_terms
+
+    assert named_terms("Can Learnwell push completions to Workday? We need a GST invoice.") == {"Learnwell", "Workday", "GST"}
+    # a capital that starts a sentence and "I" are not names; codes and inner capitals are
+    assert named_terms("Hello. I use an iPad and a PS5 at home.") == {"iPad", "PS5"}
+    assert named_terms("プロテインにアレルギー物質は入っていますか？") == {"プロテイン", "アレルギー"}
+    # an English ticket on Japanese knowledge: places are written in Japanese there, codes are not
+    assert named_terms("Can I get a SIM card in Osaka?", codes_only=True) == {"SIM"}
+
+
+def test_unknown_names_are_the_ones_the_knowledge_never_writes(kb):
+    snap = kb.retriever.snapshot()
+    assert snap.unknown_names(set()) == 0
+    # written in the knowledge: a code in a table, an acronym in any case, a katakana word
+    # inside a longer one (シングルサインオン holds サインオン)
+    assert snap.unknown_names({"KX-101", "saml", "SAML", "サインオン"}) == 0
+    assert snap.unknown_names({"Workday", "プロテイン", "KX-999"}) == 3
+    # a plural or possessive of a known word is known
+    assert snap.unknown_names({"SAMLs"}) == 0
+
+
+def test_a_ticket_naming_what_the_knowledge_never_mentions_is_less_confident(kb):
+    def features(text):
+        return kb.gather(text).evidence_score.features()
+
+    near = features("シングルサインオンはどのプランで使えますか？")
+    far = features("シングルサインオンはOktaやWorkdayと連携できますか？")
+    assert near["unknown_name"] == 0.0 and far["unknown_name"] == 1.0
+
+
 def test_an_in_domain_question_the_knowledge_never_answers_escalates(tmp_path, sample_copilot):
     # a scheduling app's own words (staff, hours worked, calculate) around a topic its knowledge
     # never touches (tip pooling): similarity alone drafted a reply about timesheets

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import detect_language, lexical_tokens, normalize
+from .analysis import detect_language, lexical_tokens, normalize, written_terms
 from .domain import Chunk, Hit
 from .errors import IndexUnavailable, InputError
 from .knowledge.catalog import Catalog
@@ -178,6 +178,7 @@ class Snapshot:
         self._lang_share: dict[str, float] = {}
         self._vocab_lock = threading.Lock()
         self._vocab_vectors: dict[str, np.ndarray] = {}  # embedder -> the stated vocabulary's word vectors
+        self._surface: tuple[set[str], str] | None = None  # unknown_names: the knowledge's Latin words, katakana runs
         self._store = store  # a callable: the vector store is opened only if this version needs it
         self._collections: dict[str, VectorIndex] | None = None
         self._slack_counts: dict[str, int] | None = None
@@ -252,6 +253,26 @@ class Snapshot:
                 found.flags.writeable = False
                 self._vocab_vectors[embedder.name] = found
             return found
+
+    def unknown_names(self, names: set[str]) -> int:
+        """How many of the names (analysis.named_terms) the knowledge never writes: a Latin name
+        as a word (any case, a plural or possessive too), a katakana term anywhere in a longer
+        one (ランプ in インターネットランプ)."""
+        if not names:
+            return 0
+        with self._vocab_lock:
+            if self._surface is None:  # once per version
+                self._surface = written_terms("\n".join(c.text for c in self.chunks.values()))
+            latin, katakana = self._surface
+        missing = 0
+        for n in names:
+            if n.isascii():
+                w = n.lower().strip(".-'")
+                known = w in latin or w.removesuffix("'s") in latin or (w.endswith("s") and w[:-1] in latin)
+            else:
+                known = n in katakana
+            missing += not known
+        return missing
 
     def unfamiliar(self, tokens: list[str], embedder) -> float:
         """Share of the words (numbers aside) that the knowledge neither uses nor has a near

@@ -69,6 +69,11 @@ def test_gate_reports_minimums_and_drops_readably():
     assert any(f.startswith("kind=angry") for f in failures)
     assert "overall hit@3 dropped from 0.9 to 0.7 (more than 0.02 below the baseline)" in failures
     assert not any("fact_recall" in f for f in failures)  # 0.01 drop is allowed
+    # a Brier score is an error: falling is better, and a minimum on it is read as a maximum
+    better = gate.check({"overall": {"brier": 0.09}}, {"max_drop": 0.02}, {"metrics": {"overall": {"brier": 0.13}}})
+    assert better == []
+    assert gate.check({"overall": {"brier": 0.2}}, {"minimums": {"overall": {"brier": 0.15}}}, None) == [
+        "overall brier = 0.2 is above the maximum 0.15"]
 
 
 @pytest.mark.unit

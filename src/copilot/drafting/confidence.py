@@ -9,9 +9,14 @@ A logistic model over what any knowledge base gives, with no phrasings or glossa
   it means nothing: the knowledge is written in another language);
 - `lexical`: the best BM25 score among the top 3 passages per content word of the ticket (how
   specific the words are that it shares with the knowledge), capped at 3;
-- `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket;
+- `cross_lingual`: 1 when the knowledge is (almost) all in another language than the ticket, or the
+  passages that answer it are (pipeline.answered_elsewhere);
 - `unfamiliar`: the share of the asking sentences' words that the knowledge neither uses nor
-  has a near word for (retrieval.Snapshot.unfamiliar; 0 when cross-lingual).
+  has a near word for (retrieval.Snapshot.unfamiliar; 0 when the knowledge is all in another
+  language);
+- `unknown_name`: 1 when the ticket names something the knowledge never writes: a product,
+  service, place or acronym (Workday, GST, PS5, アレルギー; analysis.named_terms; on a
+  cross-lingual ticket only acronyms and codes count).
 
 Fitted by scripts/fit_confidence.py on the cold suites (evals/cold/) and the sample's
 retrieval questions together; its report gives each set's calibration from a model fitted
@@ -27,9 +32,10 @@ from dataclasses import dataclass
 from ..domain import Hit
 from ..specs import E5, USE
 
-FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual", "unfamiliar")
+FEATURES = ("dense:e5", "dense:use-multilingual", "answer", "coverage", "lexical", "cross_lingual", "unfamiliar",
+            "unknown_name")
 # (weights in FEATURES order, bias, threshold): fitted 2026-12-04 (scripts/fit_confidence.py)
-MODEL = ((1.1439, 4.5633, 3.1433, 2.2359, 1.9521, 1.0604, -4.1774), -6.0868, 0.35)
+MODEL = ((1.6124, 4.3244, 3.0637, 1.4009, 2.4933, 1.9432, -3.8219, -0.6303), -6.1978, 0.3)
 # model families (specs.family_of): either engine of multilingual-e5-small, and USE
 DEFAULT_PAIR = (E5, USE)
 COVERAGE_NEUTRAL = 0.6  # a ticket too short to judge by its words
@@ -45,6 +51,7 @@ class Evidence:
     cross_lingual: bool
     words: int = 0  # content words in the ticket
     unfamiliar: float = 0.0  # share of the asking words with no counterpart in the knowledge
+    unknown_names: int = 0  # names in the ticket that the knowledge never writes
 
     def features(self) -> dict[str, float]:
         f = {f"dense:{n}": max((h.signals.get(f"dense:{n}", 0.0) for h in self.hits[:3]), default=0.0) for n in DEFAULT_PAIR}
@@ -53,7 +60,8 @@ class Evidence:
         lex = max((h.signals.get("lexical", 0.0) for h in self.hits[:3]), default=0.0)
         f["lexical"] = 0.0 if self.cross_lingual else min(3.0, lex / max(1, self.words))
         f["cross_lingual"] = float(self.cross_lingual)
-        f["unfamiliar"] = 0.0 if self.cross_lingual else self.unfamiliar
+        f["unfamiliar"] = self.unfamiliar  # 0 from the pipeline when the knowledge is in another language
+        f["unknown_name"] = float(self.unknown_names > 0)
         return f
 
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..analysis import lexical_tokens
+from ..analysis import lexical_tokens, named_terms
 from ..answers import codes
 from ..domain import MAX_K, Draft, Hit, Ticket
 from ..errors import CopilotError, InputError
@@ -66,11 +66,16 @@ class DraftPipeline:
 
         snap = self.retriever.snapshot()
         hits = search(ticket.query[:MAX_QUERY_CHARS], self.settings.draft_k if k is None else k)
-        cross = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE or answered_elsewhere(hits, ticket.lang)
+        # other_language: the knowledge is (almost) all in another language; cross: so are the
+        # passages that answer. Word overlap means nothing in either case; whether the words
+        # have a counterpart in the knowledge still does where it writes the ticket's language.
+        other_language = snap.language_share(ticket.lang) < COVERAGE_LANG_SHARE
+        cross = other_language or answered_elsewhere(hits, ticket.lang)
         use = self.retriever.word_embedder
         unfamiliar = 0.0
-        if use is not None and not cross:
+        if use is not None and not other_language:
             unfamiliar = snap.unfamiliar(lexical_tokens(" ".join(ticket.questions)) or lexical_tokens(ticket.query), use)
+        unknown = snap.unknown_names(named_terms(ticket.query, codes_only=other_language))
         evidence = list(hits[:EVIDENCE_PASSAGES])
         if 1 < len(ticket.questions) <= MAX_QUESTIONS:
             seen = {h.chunk.chunk_id for h in evidence}
@@ -82,7 +87,8 @@ class DraftPipeline:
         evidence, screened = self._screen(evidence)
         coverage, n_words = snap.coverage(ticket.query)
         ev = Evidence(hits, self.extractive.support(ticket.asked, evidence, ticket.context, ticket.questions),
-                      coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words, unfamiliar=unfamiliar)
+                      coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words, unfamiliar=unfamiliar,
+                      unknown_names=unknown)
         return Gathered(ticket, hits, evidence, screened, ev)
 
     def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:

@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import InputError
 
-LOWER_IS_BETTER = ("latency_p50_ms", "latency_p95_ms")
+LOWER_IS_BETTER = ("latency_p50_ms", "latency_p95_ms", "brier")  # brier: a squared error
 
 
 def load_thresholds(path: Path) -> dict:
