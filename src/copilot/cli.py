@@ -384,6 +384,7 @@ def _cmd_serve(args, copilot) -> int:
                     log_level="warning", access_log=False)
         return EXIT_OK
     copilot.warm_up()  # as each worker does: models loaded, word vectors computed, before the first request
+    copilot.pipeline.warm_in_background()  # the knowledge's sentences, embedded while the first requests are answered
     app = create_app(copilot)
     if not args.no_ui:
         from .ui import mount

@@ -149,3 +149,20 @@ def test_approve_edit_and_reject_through_the_service(c):
         c.reject(d.draft_id, "wrong")
     r = c.reject(c.draft("延長保証の料金は？").draft_id, "knowledge_gap", "料金表がない", actor="sato")
     assert r.status == "rejected"
+
+
+def test_warming_the_evidence_spares_the_first_drafts_the_sentence_embedding(counting_copilot):
+    """A serving process embeds the knowledge's sentences in the background at start
+    (pipeline.warm_in_background); a draft afterwards embeds only its own ticket."""
+    c = counting_copilot
+    c.index()
+    before = c.counter.documents_embedded
+    c.pipeline.warm_in_background().join(timeout=120)
+    warmed = c.counter.documents_embedded - before
+    assert warmed > 0
+    assert c.pipeline.warm_evidence() == warmed  # every sentence again, all from the cache
+    assert c.counter.documents_embedded - before == warmed
+    d = c.draft("送料はいくらですか？", persist=False)
+    assert not d.escalate and d.citations, d.escalation_reason
+    assert c.counter.documents_embedded - before == warmed  # the draft's passages were all warm
+    assert c.pipeline.warm_evidence(limit=1) >= 1  # the limit stops after the passage that reaches it

@@ -71,6 +71,7 @@ def worker_app() -> FastAPI:
 
     copilot = Copilot(Settings())
     copilot.warm_up()
+    copilot.pipeline.warm_in_background()
     app = create_app(copilot)
     if os.environ.get("COPILOT_SERVE_UI", "1") != "0":
         from ..ui import mount

@@ -8,16 +8,19 @@ the composition root (service.py) with its collaborators handed in; it imports n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..analysis import lexical_tokens, named_terms
-from ..answers import codes
+from ..answers import codes, passage_units
 from ..domain import MAX_K, Draft, Hit, Ticket
-from ..errors import CopilotError, InputError
+from ..errors import CopilotError, IndexUnavailable, InputError
 from ..retrieval import Filters
 from ..safety import guard_reply, screen_passage
 from ..domain import now_iso
@@ -30,6 +33,7 @@ EVIDENCE_PASSAGES = 3  # the drafter reads the best few passages ...
 PER_QUESTION = 3  # ... and each question's best three (two missed a price FAQ ranked third for "how much is Plus monthly?")
 MAX_CONTEXT_CHARS = 4000  # the conversation read before the latest message (its most recent part)
 MAX_QUERY_CHARS = 2000
+WARM_UNITS = 8000  # sentences embedded ahead of the first drafts (the vector cache keeps 20,000)
 
 
 @dataclass
@@ -90,6 +94,38 @@ class DraftPipeline:
                       coverage if n_words >= COVERAGE_MIN_WORDS else None, cross, words=n_words, unfamiliar=unfamiliar,
                       unknown_names=unknown)
         return Gathered(ticket, hits, evidence, screened, ev)
+
+    def warm_evidence(self, limit: int = WARM_UNITS) -> int:
+        """Embed the sentences of the served version's FAQ and manual passages, as a draft meets
+        them, so that the first drafts that quote a passage do not pay for it (about 6 ms a
+        sentence for both embedders here; `copilot serve` runs this in the background at start).
+        Stops after `limit` sentences, well inside the drafter's vector cache; returns how many."""
+        hosts = self.settings.allowed_link_hosts()
+        done = 0
+        for chunk in list(self.retriever.snapshot().chunks.values()):
+            if done >= limit:
+                break
+            if chunk.doc_type not in ("faq", "manual"):
+                continue
+            texts = [u.text for u in passage_units(0, screen_passage(chunk.text, hosts)[0], chunk.doc_type, chunk.lang)]
+            if texts:
+                for e in self.extractive.embedders:
+                    self.extractive.vectors.embed(e, texts)
+                done += len(texts)
+        return done
+
+    def warm_in_background(self) -> threading.Thread:
+        """warm_evidence in a daemon thread: the first drafts that meet a passage skip that work."""
+
+        def run() -> None:
+            with contextlib.suppress(IndexUnavailable):  # no index yet: nothing to warm
+                t0 = time.perf_counter()
+                n = self.warm_evidence()
+                log.info("embedded %d evidence sentences ahead of the first drafts in %.1f s", n, time.perf_counter() - t0)
+
+        thread = threading.Thread(target=run, name="warm-evidence", daemon=True)
+        thread.start()
+        return thread
 
     def _screen(self, evidence: list[Hit]) -> tuple[list[Hit], list[str]]:
         """Evidence without the sentences that are not knowledge (text that instructs the
