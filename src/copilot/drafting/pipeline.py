@@ -8,7 +8,6 @@ the composition root (service.py) with its collaborators handed in; it imports n
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -97,7 +96,7 @@ class DraftPipeline:
 
     def warm_evidence(self, limit: int = WARM_UNITS) -> int:
         """Embed the sentences of the served version's FAQ and manual passages, as a draft meets
-        them, so that the first drafts that quote a passage do not pay for it (about 6 ms a
+        them, so that the first drafts that quote a passage do not pay for it (about 8 ms a
         sentence for both embedders here; `copilot serve` runs this in the background at start).
         Stops after `limit` sentences, well inside the drafter's vector cache; returns how many."""
         hosts = self.settings.allowed_link_hosts()
@@ -118,10 +117,15 @@ class DraftPipeline:
         """warm_evidence in a daemon thread: the first drafts that meet a passage skip that work."""
 
         def run() -> None:
-            with contextlib.suppress(IndexUnavailable):  # no index yet: nothing to warm
-                t0 = time.perf_counter()
+            t0 = time.perf_counter()
+            try:
                 n = self.warm_evidence()
-                log.info("embedded %d evidence sentences ahead of the first drafts in %.1f s", n, time.perf_counter() - t0)
+            except IndexUnavailable:  # no index yet: nothing to warm
+                return
+            except Exception as exc:  # a warm-up only saves time: drafts embed what they meet
+                log.warning("evidence warm-up stopped: %s", exc)
+                return
+            log.info("embedded %d evidence sentences ahead of the first drafts in %.1f s", n, time.perf_counter() - t0)
 
         thread = threading.Thread(target=run, name="warm-evidence", daemon=True)
         thread.start()
