@@ -166,3 +166,18 @@ def test_warming_the_evidence_spares_the_first_drafts_the_sentence_embedding(cou
     assert not d.escalate and d.citations, d.escalation_reason
     assert c.counter.documents_embedded - before == warmed  # the draft's passages were all warm
     assert c.pipeline.warm_evidence(limit=1) >= 1  # the limit stops after the passage that reaches it
+
+
+def test_a_failing_warm_up_is_logged_and_changes_nothing(counting_copilot, monkeypatch, caplog):
+    c = counting_copilot
+    c.index()
+
+    def broken(limit=0):
+        raise OSError("disk unreadable")
+
+    monkeypatch.setattr(c.pipeline, "warm_evidence", broken)
+    with caplog.at_level("WARNING", logger="copilot.drafting.pipeline"):
+        c.pipeline.warm_in_background().join(timeout=30)
+    assert "evidence warm-up stopped: disk unreadable" in caplog.text
+    d = c.draft("送料はいくらですか？", persist=False)  # drafts embed what they meet instead
+    assert not d.escalate and d.citations
