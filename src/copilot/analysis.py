@@ -191,37 +191,32 @@ def _tokens(text: str) -> list[str]:
 
 # Names a ticket may use for things: product and model names, places, third-party services,
 # acronyms (Workday, GST, PS5, Home Assistant, SIM) and katakana terms (プロテイン, アンテナ).
-_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-.']*[A-Za-z0-9]|[A-Z]")
-_KATAKANA_TERM = re.compile(r"[\u30a1-\u30f4\u30fc]{3,}")
-_PRONOUNS = {"I", "I'm", "I'd", "I've", "I'll"}
+_KATAKANA_RUN = re.compile(r"[\u30a1-\u30f4\u30fc]+")
 
 
 def named_terms(text: str, *, codes_only: bool = False) -> set[str]:
     """The words of `text` that name something rather than say something: Latin words with an
     inner capital or a digit (iPad, PS5, GSTIN), capitalised words that do not start a sentence
-    (Workday, Chicago), and katakana runs of three or more (アレルギー). `codes_only` keeps
-    the acronyms and codes alone: an English ticket on Japanese knowledge writes places and
-    names in letters that the knowledge writes in Japanese."""
+    (Workday, Chicago; "I" aside), and katakana runs of three or more (アレルギー). `codes_only`
+    keeps the acronyms and codes alone: an English ticket on Japanese knowledge writes places
+    and names in letters that the knowledge writes in Japanese."""
     out: set[str] = set()
     for sent in split_sentences(normalize(text)):
         sent = sent.strip()
-        for m in _NAME_WORD.finditer(sent):
+        for m in _ASCII_TOKEN.finditer(sent):
             w = m.group(0)
             coded = any(ch.isdigit() for ch in w) or (len(w) > 1 and w.isupper())
             if coded or (not codes_only and (any(ch.isupper() for ch in w[1:])
-                                            or (w[0].isupper() and m.start() > 0 and w not in _PRONOUNS))):
+                                            or (w[0].isupper() and m.start() > 0 and w != "I"))):
                 out.add(w)
         if not codes_only:
-            out.update(_KATAKANA_TERM.findall(sent))
+            out.update(k for k in _KATAKANA_RUN.findall(sent) if len(k) >= 3)
     return out
 
 
-_WRITTEN_WORD = re.compile(r"[a-z0-9][a-z0-9\-.']*[a-z0-9]|[a-z0-9]")  # on lower-cased text
-_KATAKANA_RUN = re.compile(r"[\u30a1-\u30f4\u30fc]+")
-
-
 def written_terms(text: str) -> tuple[set[str], str]:
-    """What a text writes that names may be looked up in: its Latin words, lower-cased, and its
-    katakana runs joined by newlines (a katakana term is known when it occurs inside one)."""
+    """What a text writes that names may be looked up in: its Latin words (the tokens
+    named_terms reads), lower-cased, and its katakana runs joined by newlines (a katakana
+    term is known when it occurs inside one)."""
     text = normalize(text)
-    return set(_WRITTEN_WORD.findall(text.lower())), "\n".join(sorted(set(_KATAKANA_RUN.findall(text))))
+    return {w.lower() for w in _ASCII_TOKEN.findall(text)}, "\n".join(sorted(set(_KATAKANA_RUN.findall(text))))

@@ -254,25 +254,25 @@ class Snapshot:
                 self._vocab_vectors[embedder.name] = found
             return found
 
+    def written(self) -> tuple[set[str], str]:
+        """analysis.written_terms of every chunk, once per version (Retriever.warm_words)."""
+        with self._vocab_lock:
+            if self._surface is None:
+                self._surface = written_terms("\n".join(c.text for c in self.chunks.values()))
+            return self._surface
+
     def unknown_names(self, names: set[str]) -> int:
         """How many of the names (analysis.named_terms) the knowledge never writes: a Latin name
-        as a word (any case, a plural or possessive too), a katakana term anywhere in a longer
-        one (ランプ in インターネットランプ)."""
+        as a word in any case (its plural too), a katakana term anywhere in a longer one
+        (ランプ in インターネットランプ)."""
         if not names:
             return 0
-        with self._vocab_lock:
-            if self._surface is None:  # once per version
-                self._surface = written_terms("\n".join(c.text for c in self.chunks.values()))
-            latin, katakana = self._surface
-        missing = 0
-        for n in names:
-            if n.isascii():
-                w = n.lower().strip(".-'")
-                known = w in latin or w.removesuffix("'s") in latin or (w.endswith("s") and w[:-1] in latin)
-            else:
-                known = n in katakana
-            missing += not known
-        return missing
+        latin, katakana = self.written()
+
+        def known(n: str) -> bool:
+            return n.lower() in latin or n.lower().removesuffix("s") in latin if n.isascii() else n in katakana
+
+        return sum(not known(n) for n in names)
 
     def unfamiliar(self, tokens: list[str], embedder) -> float:
         """Share of the words (numbers aside) that the knowledge neither uses nor has a near
@@ -416,8 +416,10 @@ class Retriever:
     def warm_words(self, snap: Snapshot | None = None) -> None:
         """The vocabulary's word vectors for the drafts' unfamiliar-word check, computed before a
         draft needs them (about 1.6 s for the sample's 1,800 words; a draft would wait for it)."""
+        snap = snap or self.snapshot()
+        snap.written()  # and what it writes, for the drafts' unknown-name check
         if self.word_embedder is not None:
-            (snap or self.snapshot()).vocabulary_vectors(self.word_embedder)
+            snap.vocabulary_vectors(self.word_embedder)
 
     def release(self) -> None:
         if self.leases:

@@ -32,7 +32,9 @@ EVIDENCE_PASSAGES = 3  # the drafter reads the best few passages ...
 PER_QUESTION = 3  # ... and each question's best three (two missed a price FAQ ranked third for "how much is Plus monthly?")
 MAX_CONTEXT_CHARS = 4000  # the conversation read before the latest message (its most recent part)
 MAX_QUERY_CHARS = 2000
-WARM_UNITS = 8000  # sentences embedded ahead of the first drafts (the vector cache keeps 20,000)
+# sentences embedded ahead of the first drafts: one cache entry per embedder each, so 5,000
+# fill half of the drafter's 20,000-entry vector cache and leave the rest to tickets
+WARM_UNITS = 5000
 
 
 @dataclass
@@ -98,7 +100,7 @@ class DraftPipeline:
         """Embed the sentences of the served version's FAQ and manual passages, as a draft meets
         them, so that the first drafts that quote a passage do not pay for it (about 8 ms a
         sentence for both embedders here; `copilot serve` runs this in the background at start).
-        Stops after `limit` sentences, well inside the drafter's vector cache; returns how many."""
+        Stops after `limit` sentences (WARM_UNITS); returns how many."""
         hosts = self.settings.allowed_link_hosts()
         done = 0
         for chunk in list(self.retriever.snapshot().chunks.values()):
