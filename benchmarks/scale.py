@@ -55,6 +55,7 @@ def seed_vectors(copilot, kb: Path) -> int:
     from copilot.knowledge.catalog import text_key
     from copilot.knowledge.loaders import load_directory
     from copilot.knowledge.splitter import Splitter
+    from copilot.specs import vector_key
 
     s = copilot.settings
     splitter = Splitter(s.chunk_tokens, s.chunk_overlap, s.token_encoding)
@@ -65,11 +66,11 @@ def seed_vectors(copilot, kb: Path) -> int:
     seeded = 0
     for emb in copilot.embedders:
         bkeys = [text_key(c.embed_text) for c in base_chunks]
-        have = copilot.catalog.cached_vectors(emb.name, bkeys)
+        have = copilot.catalog.cached_vectors(vector_key(emb), bkeys)
         todo = [i for i, k in enumerate(bkeys) if k not in have]
         if todo:
             vecs = emb.embed_documents([base_chunks[i].embed_text for i in todo])
-            copilot.catalog.put_vectors(emb.name, [bkeys[i] for i in todo], vecs)
+            copilot.catalog.put_vectors(vector_key(emb), [bkeys[i] for i in todo], vecs)
             have.update({bkeys[i]: v for i, v in zip(todo, vecs)})
         base = np.vstack([have[k] for k in bkeys])
         for start in range(0, len(chunks), 5000):
@@ -77,7 +78,7 @@ def seed_vectors(copilot, kb: Path) -> int:
             idx = [int(c.doc_id.split("-")[1]) % len(base_chunks) for c in part]
             v = base[idx] + rng.normal(0.0, NOISE, size=(len(part), base.shape[1])).astype(np.float32)
             v /= np.linalg.norm(v, axis=1, keepdims=True)
-            copilot.catalog.put_vectors(emb.name, [text_key(c.embed_text) for c in part], v)
+            copilot.catalog.put_vectors(vector_key(emb), [text_key(c.embed_text) for c in part], v)
             seeded += len(part)
     return seeded
 

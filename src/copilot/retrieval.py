@@ -26,7 +26,7 @@ from .knowledge.catalog import Catalog
 from .knowledge.glossary import Glossary
 from .knowledge.versions import EXACT_MAX, STATED_DIR, Layout, canary_check
 from .ports import IndexBackends, VectorIndex
-from .specs import E5, USE, family_of
+from .specs import E5, USE, family_of, revision_of
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,10 @@ class Snapshot:
     def embedder_names(self) -> list[str]:
         return list(self.manifest["embedders"])
 
+    def revision(self, name: str) -> str:
+        """The engine revision this version's `name` vectors were made by (specs.revision_of)."""
+        return self.manifest["embedders"].get(name, {}).get("revision", "") or ""
+
     @property
     def collections(self) -> dict[str, VectorIndex]:
         """The version's vector-store collections, opened on first use."""
@@ -336,6 +340,7 @@ class Retriever:
         self.sync = None  # cluster mode: a callable that pulls the cluster's current version
         self.sync_error: tuple[str, float] | None = None  # (message, failing since)
         self.load_error: tuple[str, str, float] | None = None  # (version, message, last attempt)
+        self._stale_warned: set[tuple[str, str]] = set()
 
     @property
     def serving(self) -> bool:
@@ -443,6 +448,20 @@ class Retriever:
 
         return self._search(query, k, filters, pool, lap, query_vectors)
 
+    def _same_engine(self, snap: Snapshot, name: str, emb) -> bool:
+        """Whether the version's `name` vectors come from the engine revision that embeds queries
+        now. An index built before an engine change (e5-onnx converter 2 -> 3) is searched without
+        that ranking, with a warning, until `copilot index` re-embeds it: query and document
+        vectors of two conversions are never compared."""
+        have, want = snap.revision(name), revision_of(emb)
+        if have == want:
+            return True
+        if (snap.version, name) not in self._stale_warned:
+            self._stale_warned.add((snap.version, name))
+            log.warning("index version %s holds %s vectors of engine revision %r, but queries embed with %r: "
+                        "that ranking is left out until `copilot index` re-embeds it", snap.version, name, have or "none", want)
+        return False
+
     def _search(self, query: str, k: int, filters: Filters | None, pool: int | None, lap, query_vectors=None) -> list[Hit]:
         filters = filters or Filters()
         filters.validate()
@@ -464,7 +483,7 @@ class Retriever:
         fmask = snap.mask(filters)
         for name in snap.embedder_names:
             emb = self.embedders.get(name)
-            if emb is None:
+            if emb is None or not self._same_engine(snap, name, emb):
                 continue
             lap("other")
             vec = query_vectors.embed_queries(emb, [query])[0] if query_vectors is not None else emb.embed_query(query)

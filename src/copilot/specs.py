@@ -37,6 +37,18 @@ def llm_spec(spec: str | None) -> tuple[str, str] | None:
     return provider, model
 
 
+def revision_of(embedder) -> str:
+    """The engine revision of an embedder's vectors ('' for engines that have one form): e5-onnx
+    changes it with its converter, so vectors of two conversions never meet in one index."""
+    return getattr(embedder, "revision", "") or ""
+
+
+def vector_key(embedder) -> str:
+    """What an embedder's cached vectors are stored under: its spec name, plus its revision."""
+    rev = revision_of(embedder)
+    return f"{embedder.name}@{rev}" if rev else embedder.name
+
+
 def family_of(embedder) -> str:
     """The model an embedder runs, whatever the engine: what fusion weights and the confidence
     model are keyed by ("e5" for both engines of multilingual-e5-small)."""

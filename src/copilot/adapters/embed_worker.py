@@ -58,6 +58,7 @@ class WorkerEmbedder:
     def __init__(self, embedder) -> None:
         self.inner = embedder
         self.name = embedder.name
+        self.revision = getattr(embedder, "revision", "")
         self.pid: int | None = None
         self._pool: ProcessPoolExecutor | None = None
 

@@ -73,6 +73,9 @@ class E5OnnxEmbedder(_LazyEmbedder):
         super().__init__()
         self.variant = variant
         self.name = E5_ONNX if variant == "original" else f"{E5_ONNX}:{variant}"
+        from .e5onnx import CONVERTER_VERSION
+
+        self.revision = CONVERTER_VERSION  # keys cached vectors and collections (specs.vector_key)
         self.model_dir = Path(model_dir) if model_dir else Path("./var/models").resolve()
         self._query_engine = None
 
@@ -272,6 +275,7 @@ class CountingEmbedder:
     def __init__(self, inner) -> None:
         self.inner = inner
         self.name = inner.name
+        self.revision = getattr(inner, "revision", "")
         self.family = family_of(inner)
         self.model_dir = getattr(inner, "model_dir", None)
         self.document_calls = 0

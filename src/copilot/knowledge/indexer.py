@@ -34,6 +34,7 @@ from .glossary import Glossary
 from .loaders import load_directory
 from .splitter import Splitter
 from ..ports import IndexBackends, VectorStore
+from ..specs import revision_of, vector_key
 from .versions import EXACT_MAX, STATED_DIR, Layout, canary_check, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Indexer:
     def _embed(self, embedder, chunks: list[Chunk], use_cache: bool, report: IndexReport,
                progress: ProgressFn | None) -> np.ndarray:
         keys = [text_key(c.embed_text) for c in chunks]
-        cached = self.catalog.cached_vectors(embedder.name, keys) if use_cache else {}
+        cached = self.catalog.cached_vectors(vector_key(embedder), keys) if use_cache else {}
         todo: list[int] = []
         seen: set[str] = set()
         for i, k in enumerate(keys):
@@ -124,7 +125,7 @@ class Indexer:
                     batch = todo[start : start + self.embed_batch]
                     vecs = embed.embed_documents([chunks[i].embed_text for i in batch])
                     bkeys = [keys[i] for i in batch]
-                    self.catalog.put_vectors(embedder.name, bkeys, vecs)  # kept even if we die later
+                    self.catalog.put_vectors(vector_key(embedder), bkeys, vecs)  # kept even if we die later
                     for k, v in zip(bkeys, vecs):
                         cached[k] = v
                     report.embedded += len(batch)
@@ -224,7 +225,8 @@ class Indexer:
         plan.active_set = set(plan.active)
         self._count_changes(plan, report)
         plan.prev_active = {cid for e in prev_docs.values() for cid in e["chunks"]}
-        same_backends = prev is not None and set(prev.get("embedders", {})) == {e.name for e in self.embedders}
+        same_backends = prev is not None and {n: r.get("revision", "") for n, r in prev.get("embedders", {}).items()} == {
+            e.name: revision_of(e) for e in self.embedders}
         intact = same_backends and all(
             self.store.collection(e["collection"]).count() >= len(plan.active) for e in prev["embedders"].values())
         plan.unchanged = (same_backends and prev.get("glossary") == plan.glossary_hash and intact
@@ -262,7 +264,8 @@ class Indexer:
         generation = content_hash(version, length=8)
         prev_cols = (plan.prev or {}).get("embedders", {})
         for e in self.embedders:
-            reuse = (not plan.full) and e.name in prev_cols
+            # a collection is reused only by the same engine revision: never two conversions' vectors in one
+            reuse = (not plan.full) and e.name in prev_cols and prev_cols[e.name].get("revision", "") == revision_of(e)
             name = prev_cols[e.name]["collection"] if reuse else self.store.collection_name(e.name, generation)
             col = self.store.collection(name)
             if reuse and col.count() < len(plan.prev_active):
@@ -282,11 +285,11 @@ class Indexer:
             if need:
                 note(f"write:{e.name}", 0, len(need))
                 col.upsert([c.chunk_id for c in need], vecs, [_chroma_meta(c) for c in need])
-            out.collections[e.name] = {"collection": name,
+            out.collections[e.name] = {"collection": name, "revision": revision_of(e),
                                        "dim": int(vecs.shape[1]) if len(need) else prev_cols.get(e.name, {}).get("dim", 0)}
             if e is self.embedders[0]:
                 key = text_key(self._chunk_for(out.canary_id, plan.new_chunks).embed_text)
-                out.canary_vec = next(iter(self.catalog.cached_vectors(e.name, [key]).values()), None)
+                out.canary_vec = next(iter(self.catalog.cached_vectors(vector_key(e), [key]).values()), None)
         return out
 
     def _lexical(self, plan: _Plan, vectors: _Vectors, note: ProgressFn) -> Path:
