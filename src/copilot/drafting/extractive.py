@@ -28,7 +28,8 @@ LANG_WEIGHT = 0.5  # a passage in the customer's language
 SAME_POINT_MARGIN: float | None = 0.25  # units of two passages this close on one question make the same point
 CONTEXT_WEIGHT = 0.5  # weight of the whole ticket's score when a ticket's questions are answered one by one
 ANSWERED_MARGIN = 0.2  # a later question that the quoted units answer within this of its best unit (its own score) adds nothing
-OWN_MARGIN = 1.0  # a question read alone that another passage answers by this much more is answered from that passage
+OWN_MARGIN = 1.0  # a question read alone that another passage answers by this much more is answered from that passage,
+OWN_WORDS = 0.5  # ... unless the favoured passage's best sentence uses this share of the question's content words
 SECOND_SAME_LANG = False  # ... in the customer's language when the first one is
 CONFLICT_OVERLAP = 0.5  # content-word overlap at which two passages' sentences make the same point
 SECOND_MARGIN = 1.5  # a second passage within this of the first also answers the question
@@ -104,8 +105,13 @@ class ExtractiveDrafter:
                 # read alone, the question is answered far better by another passage than by the
                 # one the whole ticket favours ("how much is shipping?" in a ticket that opens
                 # with the warranty): that passage answers it
+                # with the whole ticket, unless the favoured passage answers it in its own words
+                # too ("who pays the return shipping?" after "I changed my mind": the initial-defect
+                # entry answers the bare question better, the favoured one answers this customer)
                 alone = units[int(np.argmax(own_sc[qi]))].hit
-                if own_sc[qi].max() - max(own_sc[qi, i] for i in by_hit[ranked[0]]) > OWN_MARGIN:
+                top_own = max(by_hit[ranked[0]], key=lambda i: own_sc[qi, i])
+                if (own_sc[qi].max() - own_sc[qi, top_own] > OWN_MARGIN
+                        and _word_share(q, units[top_own].text) < OWN_WORDS):
                     ranked = [alone] + [h for h in ranked if h != alone]
             top = ranked[0]
             own = by_hit[top]
@@ -228,6 +234,12 @@ class ExtractiveDrafter:
         closing = f.phrase(lang, "closing_brand", brand=brand) if brand else f.phrase(lang, "closing")
         reply = f.render(greeting=greeting, acknowledgement=ack, body=body, closing=closing)
         return DraftText(reply.strip(), citations, [c.chunk_id for c in citations], notes)
+
+
+def _word_share(question: str, text: str) -> float:
+    """Share of the question's content words (numbers aside) that the text uses."""
+    q = {t for t in lexical_tokens(question) if not t.isdigit()}
+    return len(q & set(lexical_tokens(text))) / len(q) if q else 0.0
 
 
 _LIST_LINE = re.compile(r"^\s*(\d{1,2}[.．)）]|[①-⑳・]|- |「|『)")
