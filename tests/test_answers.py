@@ -350,17 +350,17 @@ def test_a_later_question_is_answered_from_its_own_passage(sample_copilot):
 def test_word_vectors_are_embedded_once_and_the_cache_bound_holds(sample_copilot, monkeypatch):
     import numpy as np
 
-    from copilot import retrieval
+    from copilot import wordvectors
     from copilot.adapters.embedders import CountingEmbedder
     from copilot.specs import USE, family_of
 
     use = CountingEmbedder(next(e for e in sample_copilot.embedders if family_of(e) == USE))
-    words = retrieval.WordVectors()
+    words = wordvectors.WordVectors()
     a = words.get(use, ["送料", "shipping", "送料"])
     assert a.shape == (3, use.dim) and np.allclose(a[0], a[2]) and use.documents_embedded == 2
     b = words.get(use, ["shipping", "送料"])
     assert use.documents_embedded == 2 and np.allclose(b[0], a[1])  # served from the cache
-    monkeypatch.setattr(retrieval, "_WORD_CACHE_MAX", 3)
+    monkeypatch.setattr(wordvectors, "_WORD_CACHE_MAX", 3)
     c = words.get(use, ["返品", "保証"])  # past the bound: computed, returned, not kept
     assert c.shape == (2, use.dim) and use.documents_embedded == 4
     words.get(use, ["返品"])
