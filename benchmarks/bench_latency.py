@@ -83,8 +83,7 @@ def run(data_dir: Path, repeat: int = 3) -> dict:
     from copilot import Copilot, Settings
 
     c = Copilot(Settings(data_dir=data_dir))
-    if c.layout.current_version() is None:
-        c.index()
+    c.index()  # incremental: nothing to do when current; re-embeds what an engine change made stale
     queries = eval_queries()
     out = measure_search(c, queries, repeat)
     drafts, search_share = [], []

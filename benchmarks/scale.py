@@ -91,6 +91,7 @@ def build_seeded(data_dir: Path, n: int, progress=None) -> tuple[object, Path, d
     import time
 
     from copilot import Copilot, Settings
+    from copilot.specs import revision_of
 
     kb = data_dir / "kb"
     if not (kb / "faq").exists():
@@ -98,7 +99,8 @@ def build_seeded(data_dir: Path, n: int, progress=None) -> tuple[object, Path, d
     c = Copilot(Settings(data_dir=data_dir / "data", knowledge_dir=kb))
     info: dict = {"chunks": n}
     manifest = c.layout.read_manifest() if c.layout.current_version() else None
-    if manifest and manifest["chunks"] == n:
+    if manifest and manifest["chunks"] == n and all(  # same size, and vectors of today's engines
+            manifest["embedders"].get(e.name, {}).get("revision", "") == revision_of(e) for e in c.embedders):
         info["reused"] = True
         return c, kb, info
     t0 = time.perf_counter()
