@@ -27,7 +27,7 @@ from .knowledge.glossary import Glossary
 from .knowledge.versions import EXACT_MAX, STATED_DIR, Layout, canary_check
 from .ports import IndexBackends, VectorIndex
 from .specs import E5, USE, family_of, revision_of
-from .wordvectors import WORDS, WordVectors  # noqa: F401 - WordVectors: part of this module's interface
+from .wordvectors import WORDS
 
 log = logging.getLogger(__name__)
 

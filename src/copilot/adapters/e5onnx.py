@@ -169,7 +169,8 @@ def read_packed(path: Path) -> PackedModel:
 # ------------------------------------------------------------------ conversion to ONNX
 
 
-def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None, taps: dict[str, str] | None = None):
+def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None,
+                 taps: dict[str, tuple[str, np.ndarray]] | None = None):
     """The encoder as an ONNX graph on ONNX Runtime's fused contrib ops (Attention,
     SkipLayerNormalization, BiasGelu): fewer, larger kernels than the plain operator set (about
     10% faster here), and the form dynamic int8 quantization knows how to quantize. Input: the
@@ -178,8 +179,8 @@ def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None, ta
 
     `smooth` maps a product's node name (``l3.attn``, ``l3.fi.mm``) to its per-channel input
     scale s: the input is divided by s and the weight rows multiplied by it. `taps`, when given,
-    receives each such node's input tensor name, and those tensors become graph outputs too
-    (calibration)."""
+    receives each such node's input tensor name and its weight rows' peaks, and those tensors
+    become graph outputs too (calibration, smoothing_scales)."""
     from onnx import TensorProto, helper, numpy_helper
 
     smooth = smooth or {}
@@ -204,7 +205,7 @@ def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None, ta
 
     def scaled(key: str, x: str, weight: np.ndarray) -> tuple[str, np.ndarray]:
         if taps is not None:
-            taps[key] = x
+            taps[key] = (x, np.abs(weight).max(axis=1))
         s = smooth.get(key)
         if s is None:
             return x, weight
@@ -235,7 +236,7 @@ def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None, ta
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["B", "L", H]),
          helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["B", "L"])],
         [helper.make_tensor_value_info(summed, TensorProto.FLOAT, ["B", H])]
-        + [helper.make_tensor_value_info(t, TensorProto.FLOAT, ["B", "L", H]) for t in sorted(set((taps or {}).values()))],
+        + [helper.make_tensor_value_info(t, TensorProto.FLOAT, ["B", "L", H]) for t in sorted({x for x, _ in (taps or {}).values()})],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
@@ -282,30 +283,27 @@ def convert(source: Path, target: Path) -> Path:
 def smoothing_scales(m: PackedModel, source: Path, workdir: Path, alpha: float = SMOOTH_ALPHA) -> dict[str, np.ndarray]:
     """Per-channel input scales for the attention and feed-forward-input products: each input
     channel's peak over the calibration sentences (as queries and as passages) through the
-    float32 graph, balanced against its weight row's peak (module docstring)."""
+    float32 graph, balanced against its weight row's peak (module docstring). Written here
+    because ONNX Runtime's own SmoothQuant is for static quantization only and needs Intel
+    Neural Compressor, which does not know the fused Attention operator."""
     import onnx
 
     from .e5_calibration import CALIBRATION
 
-    taps: dict[str, str] = {}
+    taps: dict[str, tuple[str, np.ndarray]] = {}
     path = workdir / "taps.onnx"
     onnx.save(_fused_graph(m, taps=taps), str(path))
     engine = E5Onnx(path, source)
-    tensors = sorted(set(taps.values()))
+    tensors = sorted({x for x, _ in taps.values()})
     peak = {t: np.zeros(m.H, dtype=np.float32) for t in tensors}
     for ids in engine.content_ids([p + t for p in ("query: ", "passage: ") for t in CALIBRATION]):
         feed = engine.feed([[m.bos, *ids[: engine.window], m.eos]])
         for t, value in zip(tensors, engine._sess.run(tensors, feed)):
             peak[t] = np.maximum(peak[t], np.abs(value[0]).max(axis=0))
     del engine
-    weights = {}
-    for l in range(m.layers):
-        qkv = np.concatenate([m.dequant(f"l{l}.{k}.w", m.H, m.H) for k in "qkv"], axis=0)  # (3H, H)
-        weights[f"l{l}.attn"] = np.abs(qkv).max(axis=0)
-        weights[f"l{l}.fi.mm"] = np.abs(m.dequant(f"l{l}.fi.w", m.ff, m.H)).max(axis=0)
     out = {}
-    for key, wpeak in weights.items():
-        a = np.maximum(peak[taps[key]], 1e-5)
+    for key, (x, wpeak) in taps.items():
+        a = np.maximum(peak[x], 1e-5)
         out[key] = (a**alpha / np.maximum(wpeak, 1e-5) ** (1 - alpha)).astype(np.float32)
     return out
 

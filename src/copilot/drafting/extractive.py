@@ -104,10 +104,10 @@ class ExtractiveDrafter:
             if len(questions) > 1:
                 # read alone, the question is answered far better by another passage than by the
                 # one the whole ticket favours ("how much is shipping?" in a ticket that opens
-                # with the warranty): that passage answers it
-                # with the whole ticket, unless the favoured passage answers it in its own words
-                # too ("who pays the return shipping?" after "I changed my mind": the initial-defect
-                # entry answers the bare question better, the favoured one answers this customer)
+                # with the warranty): that passage answers it; unless the favoured passage uses the
+                # question's own words too ("who pays the return shipping?" after "I changed my
+                # mind": the initial-defect entry answers the bare question better, the favoured
+                # one answers this customer)
                 alone = units[int(np.argmax(own_sc[qi]))].hit
                 top_own = max(by_hit[ranked[0]], key=lambda i: own_sc[qi, i])
                 if (own_sc[qi].max() - own_sc[qi, top_own] > OWN_MARGIN
