@@ -64,6 +64,8 @@ def test_search_before_index_is_a_runtime_failure(tmp_path):
 def test_bad_setting_is_reported_by_name(tmp_path):
     p = run(["status", "--data-dir", str(tmp_path)], env={"COPILOT_CHUNK_TOKENS": "abc"})
     assert p.returncode == 2 and "chunk_tokens" in p.stderr
+    p = run(["status", "--data-dir", str(tmp_path)], env={"COPILOT_ESCALATE_BELOW": "2"})
+    assert p.returncode == 2 and "escalate_below" in p.stderr
 
 
 def test_unknown_embedder_is_a_config_error(tmp_path, small_kb):

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     redact_llm: bool = Field(False, description="Redact personal data from tickets and histories sent to an external LLM.")
     max_ticket_chars: int = Field(20_000, ge=100)
     draft_k: int = Field(5, ge=1, le=MAX_K)
+    escalate_below: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Confidence below which a draft escalates instead of answering. Unset: the fitted "
+                    "model's threshold (0.30). Higher escalates more out-of-scope tickets and answers fewer "
+                    "answerable ones; docs/drafting.md has the measured trade-off.")
 
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest JSON request body (413 above).")
     max_upload_bytes: int = Field(10_485_760, ge=1024, description="Largest uploaded knowledge file.")

@@ -181,3 +181,39 @@ def test_a_failing_warm_up_is_logged_and_changes_nothing(counting_copilot, monke
     assert "evidence warm-up stopped: disk unreadable" in caplog.text
     d = c.draft("送料はいくらですか？", persist=False)  # drafts embed what they meet instead
     assert not d.escalate and d.citations
+
+
+def test_a_team_sets_its_own_escalation_threshold(sample_copilot):
+    # COPILOT_ESCALATE_BELOW replaces the fitted threshold, in both directions: a strict team
+    # escalates what the default answers, a lenient one answers what the default escalates
+    ticket = "ハブのランプが赤く点滅しています。どうすればいいですか？"
+    default = sample_copilot.draft(ticket, persist=False)
+    assert not default.escalate and 0.0 < default.confidence < 1.0, default.escalation_reason
+    above = min(1.0, default.confidence + 0.01)
+    strict = sample_copilot.derive(escalate_below=above).draft(ticket, persist=False)
+    assert strict.escalate and f"< {above:.2f}" in strict.escalation_reason, strict.escalation_reason
+    assert strict.confidence == pytest.approx(default.confidence, abs=1e-3)  # the same evidence, another threshold
+
+    # a ticket the knowledge does not answer, which the default drafts (with delivery dates):
+    # a threshold above its confidence holds it for a person instead
+    far = "新幹線の指定席は何日前から予約できますか？"
+    loose = sample_copilot.draft(far, persist=False)
+    assert not loose.escalate, loose.escalation_reason
+    held = sample_copilot.derive(escalate_below=min(1.0, loose.confidence + 0.01)).draft(far, persist=False)
+    assert held.escalate and "does not cover" in held.escalation_reason, held.reply
+
+    weather = "今日の東京の天気を教えてください。"
+    refused = sample_copilot.draft(weather, persist=False)
+    assert refused.escalate and "does not cover" in refused.escalation_reason, refused.reply
+    lenient = sample_copilot.derive(escalate_below=0.0).draft(weather, persist=False)
+    assert not lenient.escalate or "does not cover" not in lenient.escalation_reason, lenient.escalation_reason
+
+
+def test_an_escalation_threshold_outside_0_to_1_is_refused():
+    from pydantic import ValidationError
+
+    from copilot import Settings
+
+    with pytest.raises(ValidationError, match="escalate_below"):
+        Settings(escalate_below=1.5)
+    assert Settings(escalate_below=0.5).escalate_below == 0.5 and Settings().escalate_below is None

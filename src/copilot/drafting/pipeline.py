@@ -165,6 +165,8 @@ class DraftPipeline:
         ticket = analyse(text, context)
         g = self.gather(ticket, k)
         conf, threshold = confidence_score(g.evidence_score, self.families)
+        if self.settings.escalate_below is not None:  # the team's own trade-off (COPILOT_ESCALATE_BELOW)
+            threshold = self.settings.escalate_below
         code_match = bool(codes(ticket.asked) & codes("\n".join(h.chunk.text for h in g.evidence)))
         if code_match:
             # an error code or product code the ticket names, found in the evidence: the
