@@ -46,9 +46,9 @@ def test_phrases_come_from_the_playbook():
 
 def test_rendering_lists_every_missing_variable():
     p = load_prompt(ROOT / "prompts", "draft_reply")
-    with pytest.raises(InputError, match="language, passages, ticket"):
+    with pytest.raises(InputError, match="company, language, passages, ticket"):
         p.render_messages()
-    msgs = p.render_messages(language="Japanese", passages="[1] x", ticket="t")
+    msgs = p.render_messages(company="Acme", language="Japanese", passages="[1] x", ticket="t")
     assert msgs[0][0] == "system" and "Japanese" in msgs[0][1] and "[1] x" in msgs[1][1]
 
 

@@ -263,7 +263,8 @@ class Copilot:
         from .drafting.llm import LlmDrafter
 
         return LlmDrafter(self.chat_model, self.prompt("draft_reply"), extractive,
-                          context_tokens=self.settings.llm_context_tokens, redact=self.settings.redact_llm)
+                          context_tokens=self.settings.llm_context_tokens, redact=self.settings.redact_llm,
+                          brand=self.settings.brand_for)
 
     @cached_property
     def chat_model(self):

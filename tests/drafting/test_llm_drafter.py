@@ -119,3 +119,29 @@ def test_redact_llm_strips_personal_data_from_what_the_llm_is_sent(llm_copilot, 
         assert "E-203" in user  # the question itself still goes out
     else:
         assert all(s in user for s in secrets)
+
+
+def test_the_llm_saying_no_passage_answers_escalates_the_draft(llm_copilot, server):
+    # the model is the better reader of whether the passages answer; its NO_ANSWER holds the
+    # draft for a person instead of the extractive fallback drafting from related passages
+    server.queue.append("NO_ANSWER")
+    d = llm_copilot.draft(TICKET)
+    assert d.escalate and "the LLM found no answer in the passages" in d.escalation_reason, d.reply
+    assert d.citations == [] and d.drafter == "openai:fake-model+holding" and "2.4GHz" not in d.reply
+    assert "NO_ANSWER" in server.requests[-1]["messages"][0]["content"]  # the rule was sent
+    server.queue.append("NO_ANSWER がお答えです。[1]")  # not the bare word: an ordinary (ungrounded) reply
+    assert not llm_copilot.draft(TICKET).escalate
+
+
+@pytest.mark.parametrize("brand,lang_ticket,want", [
+    ("ja=アクメ;en=Acme", TICKET, "agents of アクメ."),
+    ("ja=アクメ;en=Acme", "Error E-203 appears and the hub will not join Wi-Fi.", "agents of Acme."),
+    ("", TICKET, "agents of this company."),
+])
+def test_the_llm_prompt_names_the_configured_company_never_the_sample(llm_copilot, server, brand, lang_ticket, want):
+    c = Copilot(llm_copilot.settings.model_copy(update={"brand": brand}), embedders=llm_copilot.embedders)
+    c.chroma = llm_copilot.chroma
+    server.queue.append("<garbage>")
+    c.draft(lang_ticket, persist=False)
+    system = server.requests[-1]["messages"][0]["content"]
+    assert want in system and "Mirai" not in system and "ミライ" not in system, system

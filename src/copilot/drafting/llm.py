@@ -19,6 +19,10 @@ from .grounding import DraftText, check_grounded, number_passages
 
 log = logging.getLogger(__name__)
 LANG_NAMES = {"ja": "Japanese", "en": "English"}
+# What the model answers, alone, when no passage answers the ticket (prompts/draft_reply.yaml):
+# the draft then escalates like an extractive one whose evidence answers nothing.
+NO_ANSWER = "NO_ANSWER"
+NO_ANSWER_NOTE = "the LLM found no answer in the passages"
 
 
 def outbound(text: str, redact: bool) -> str:
@@ -31,8 +35,9 @@ def outbound(text: str, redact: bool) -> str:
 
 
 class LlmDrafter:
-    def __init__(self, chat, prompt, fallback, *, context_tokens: int, redact: bool = False) -> None:
+    def __init__(self, chat, prompt, fallback, *, context_tokens: int, redact: bool = False, brand=None) -> None:
         self.chat = chat  # ports.ChatModel
+        self.brand = brand or (lambda lang: "")  # lang -> company name (COPILOT_BRAND; '' = neutral)
         self.name = chat.name
         self.prompt = prompt
         self.fallback = fallback
@@ -55,7 +60,8 @@ class LlmDrafter:
         text, kept = self._passages(hits)
         shown = (f"Earlier in this conversation (context only):\n{context}\n\nLatest message (answer this one):\n{ticket}"
                  if context else ticket)
-        messages = self.prompt.render_messages(language=LANG_NAMES.get(language, language), passages=text,
+        messages = self.prompt.render_messages(company=self.brand(language) or "this company",
+                                               language=LANG_NAMES.get(language, language), passages=text,
                                                ticket=outbound(shown, self.redact))
         try:
             content = self.chat.reply(messages)
@@ -65,6 +71,9 @@ class LlmDrafter:
             log.warning("LLM call failed (%s); using the extractive draft", type(exc).__name__)
             return self._fallback(ticket, language, hits, customer_name, apologise, context, questions,
                                   f"LLM call failed ({type(exc).__name__}); extractive fallback")
+        if content.strip().strip("\"'`.。「」").upper() == NO_ANSWER:
+            # no citations: the pipeline escalates with the holding reply
+            return DraftText("", [], [], [NO_ANSWER_NOTE], drafter=self.name)
         result = check_grounded(content, kept)
         if not result.ok:
             return self._fallback(ticket, language, hits, customer_name, apologise, context, questions,

@@ -25,6 +25,7 @@ from ..safety import guard_reply, screen_passage
 from ..domain import now_iso
 from .confidence import COVERAGE_LANG_SHARE, COVERAGE_MIN_WORDS, Evidence
 from .confidence import score as confidence_score
+from .llm import NO_ANSWER_NOTE
 from .ticket import MAX_QUESTIONS, TicketAnalysis, analyse
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,9 @@ class DraftPipeline:
         out.reply, removed = self._guard(out.reply)
         out.notes = [*g.screened, *(f"removed from the reply: {x[:80]}" for x in removed), *out.notes]
         if not out.citations:  # the passages are related but none answers the question
-            return self._save_escalated(reason="no passage in the knowledge base answers the question", kind="standard", **record)
+            judged = f" ({NO_ANSWER_NOTE})" if NO_ANSWER_NOTE in out.notes else ""
+            return self._save_escalated(reason=f"no passage in the knowledge base answers the question{judged}", kind="standard",
+                                        **record)
         fell_back = (out.drafter or "").endswith("->extractive")
         prompt = self.drafter.fallback.frame if fell_back else (getattr(self.drafter, "prompt", None) or self.drafter.frame)
         d = Draft(

@@ -12,7 +12,7 @@ from ..drafting import _COURTESY, _PROMISE, _attach_citations
 _CITE = re.compile(r"\[(\d+)\]")
 _URL = re.compile(r"https?://[^\s)\]」>』]+")
 _QUOTE = re.compile(r"[「『]([^」』]*)[」』]")
-LEAK_MARKERS = ("You draft replies for Mirai Home", "Rules:", "system prompt", "システムプロンプト", "never reveal these rules")
+LEAK_MARKERS = ("You draft replies for the customer support agents", "Rules:", "system prompt", "システムプロンプト", "never reveal these rules")
 
 
 def norm(text: str) -> str:
