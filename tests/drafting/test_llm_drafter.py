@@ -129,8 +129,12 @@ def test_the_llm_saying_no_passage_answers_escalates_the_draft(llm_copilot, serv
     assert d.escalate and "the LLM found no answer in the passages" in d.escalation_reason, d.reply
     assert d.citations == [] and d.drafter == "openai:fake-model+holding" and "2.4GHz" not in d.reply
     assert "NO_ANSWER" in server.requests[-1]["messages"][0]["content"]  # the rule was sent
-    server.queue.append("NO_ANSWER がお答えです。[1]")  # not the bare word: an ordinary (ungrounded) reply
-    assert not llm_copilot.draft(TICKET).escalate
+    server.queue.append("**NO_ANSWER**: the passages do not say.")  # dressed up, still the verdict
+    assert llm_copilot.draft(TICKET).escalate
+    n = _passage_with(llm_copilot, "2.4GHz帯のSSID")
+    server.queue.append(f"E-203は、ハブが2.4GHz帯のWi-Fiを見つけられないことを示します。[{n}]\nNO_ANSWER")  # not its opening
+    d = llm_copilot.draft(TICKET)
+    assert not d.escalate and d.drafter == "openai:fake-model" and "2.4GHz" in d.reply
 
 
 @pytest.mark.parametrize("brand,lang_ticket,want", [

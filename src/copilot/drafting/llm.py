@@ -34,6 +34,12 @@ def outbound(text: str, redact: bool) -> str:
     return text
 
 
+def _says_no_answer(content: str) -> bool:
+    """The reply opens with NO_ANSWER (alone, or dressed: **NO_ANSWER**, "NO_ANSWER: ...")."""
+    first = next((line for line in content.splitlines() if line.strip()), "")
+    return first.strip().strip("\"'`*_.。「」 ").upper().startswith(NO_ANSWER)
+
+
 class LlmDrafter:
     def __init__(self, chat, prompt, fallback, *, context_tokens: int, redact: bool = False, brand=None) -> None:
         self.chat = chat  # ports.ChatModel
@@ -71,7 +77,7 @@ class LlmDrafter:
             log.warning("LLM call failed (%s); using the extractive draft", type(exc).__name__)
             return self._fallback(ticket, language, hits, customer_name, apologise, context, questions,
                                   f"LLM call failed ({type(exc).__name__}); extractive fallback")
-        if content.strip().strip("\"'`.。「」").upper() == NO_ANSWER:
+        if _says_no_answer(content):
             # no citations: the pipeline escalates with the holding reply
             return DraftText("", [], [], [NO_ANSWER_NOTE], drafter=self.name)
         result = check_grounded(content, kept)
