@@ -45,6 +45,18 @@ def test_lines_are_sentence_boundaries_and_english_abbreviations_are_not():
     ]
 
 
+def test_dotted_abbreviations_do_not_end_a_sentence():
+    # "In-app chat is available 8 a.m." was quoted alone, its hours cut off (cold suite en_thermo)
+    text = ("In-app chat is available 8 a.m. to 8 p.m. ET on weekdays. Orders placed before 2 p.m. ET ship the "
+            "same day. We ship within the U.S. and Canada, approx. 3 days. It ends here.")
+    assert split_sentences(text) == [
+        "In-app chat is available 8 a.m. to 8 p.m. ET on weekdays.",
+        "Orders placed before 2 p.m. ET ship the same day.",
+        "We ship within the U.S. and Canada, approx. 3 days.",
+        "It ends here.",
+    ]
+
+
 def test_lexical_tokens_keep_error_codes_whole_and_fold_full_width():
     half = lexical_tokens("E-203エラーが出ました")
     full = lexical_tokens("Ｅ－２０３エラーが出ました")

@@ -365,3 +365,18 @@ def test_word_vectors_are_embedded_once_and_the_cache_bound_holds(sample_copilot
     assert c.shape == (2, use.dim) and use.documents_embedded == 4
     words.get(use, ["返品"])
     assert use.documents_embedded == 5
+
+
+def test_a_code_the_ticket_names_finds_the_table_row_that_writes_it(tmp_path, sample_copilot):
+    # the code sat in a long error-code table that BM25 over the whole ticket ranked sixth,
+    # behind passages sharing the ticket's everyday words (home, house): the draft told a
+    # customer with no heating how to sell their home
+    c = cold_suite_copilot("en_thermo", tmp_path, sample_copilot)
+    ticket = ("Help! It is freezing in the house and the screen on the wall just says E42. "
+              "The kids are wearing coats at home. What am I supposed to do?")
+    hits = c.search(ticket, 5, doc_types=["faq", "manual"])
+    assert hits[0].chunk.section == "Error codes" and "exact" in hits[0].ranks, [h.chunk.section for h in hits]
+    d = c.draft(ticket, persist=False)
+    assert not d.escalate and "furnace power switch" in d.reply and "selling" not in d.reply.lower(), d.reply
+    # a code no chunk writes ranks nothing by itself
+    assert not any("exact" in h.ranks for h in c.search("The screen says Z99. What should I do?", 5))

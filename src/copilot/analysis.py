@@ -42,6 +42,11 @@ _CLOSE = "」』）)】〕］]”"
 _JA_END = "。！？!?"
 
 
+# A "." after these does not end a sentence: dotted abbreviations ("e.g", "i.e", "a.m", "p.m",
+# "U.S"), a few short ones ("No", "vs", "Mr", "approx"), single capitals and digits ("v1.2", "1.").
+_NO_END = re.compile(r"(\b[A-Za-z]\.[A-Za-z]|\b(No|vs|Mr|Mrs|Ms|Dr|St|approx|incl|min|max|ca)|\b[A-Z]|\d)$")
+
+
 def split_sentences(text: str) -> list[str]:
     """Split into sentences for Japanese and English text.
 
@@ -85,9 +90,8 @@ def _split_line(line: str, brackets: bool) -> list[str]:
                     buf.append(line[i])
                 end = True
             elif ch == "." and (i + 1 == n or line[i + 1] == " ") and i > 0:
-                prev = line[max(0, i - 3) : i]
-                # do not cut after "e.g", "No", single capitals or digits ("v1.2", "1.")
-                if not re.search(r"(\be\.g|\bi\.e|\bNo|\bvs|\bMr|\bDr|\b[A-Z]|\d)$", prev):
+                prev = line[max(0, i - 6) : i]
+                if not _NO_END.search(prev):
                     end = True
             if end:
                 s = "".join(buf).strip()

@@ -42,6 +42,10 @@ WEIGHTS: dict[str, dict[str, float]] = {
 }
 EXACT_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,4}-?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")  # ASCII boundaries: "E-203が出て"
 EXACT_BOOST = 2.0
+# A code the query names (E42, MH-HUB2) also ranks, on its own, the chunks that write it: BM25
+# over the whole ticket let a long error-code table fall to sixth behind passages that share the
+# ticket's everyday words. This ranking gives no credit to the chunks it does not return (fuse).
+EXACT_RANKING = "exact"
 
 
 @dataclass
@@ -86,8 +90,6 @@ class Filters:
         return not (self.lang or self.sources or self.tags or self.doc_types)
 
 
-
-
 def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
     """Weighted fusion of several rankings into one score per chunk.
 
@@ -104,9 +106,10 @@ def fuse(rankings: dict[str, list[tuple[str, float]]], weights: dict[str, float]
         w = weights.get(rname.split(":", 1)[-1], 1.0)  # "dense:e5" -> "e5"
         for r, (cid, _) in enumerate(lst, 1):
             fused[cid] = fused.get(cid, 0.0) + w / (RRF_K + r)
-        missing = 1.0 / (RRF_K + len(lst) + 1)
-        for cid in union - {c for c, _ in lst}:
-            fused[cid] = fused.get(cid, 0.0) + w * missing
+        if rname != EXACT_RANKING:  # a chunk without the code is not "ranked just below" it
+            missing = 1.0 / (RRF_K + len(lst) + 1)
+            for cid in union - {c for c, _ in lst}:
+                fused[cid] = fused.get(cid, 0.0) + w * missing
         for r, (cid, _) in enumerate(lst, 1):
             ranks.setdefault(cid, {})[rname] = r
     for cid in union:
@@ -473,6 +476,9 @@ class Retriever:
             rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]
             lap(f"dense:{name}")
         rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)
+        named = [toks[0] for m in EXACT_CODE.finditer(query) if (toks := lexical_tokens(m.group(0)))]
+        if named:
+            rankings[EXACT_RANKING] = snap.lexical.search(named, pool, mask=fmask)
         terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
         if terms:
             # English question, Japanese articles: the glossary's Japanese terms for the

@@ -261,10 +261,9 @@ class Copilot:
         if self.chat_model is None:
             return extractive
         from .drafting.llm import LlmDrafter
-
-        return LlmDrafter(self.chat_model, self.prompt("draft_reply"), extractive,
-                          context_tokens=self.settings.llm_context_tokens, redact=self.settings.redact_llm,
-                          brand=self.settings.brand_for)
+        s = self.settings
+        return LlmDrafter(self.chat_model, self.prompt("draft_reply"), extractive, context_tokens=s.llm_context_tokens,
+                          redact=s.redact_llm, brand=s.brand_for)
 
     @cached_property
     def chat_model(self):
