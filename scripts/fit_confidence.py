@@ -45,7 +45,9 @@ def _rows(copilot, tickets: list[tuple[str, int]]) -> list[tuple[list[float], in
     return out
 
 
-def collect(tmp: Path) -> dict[str, list[tuple[list[float], int]]]:
+def collect(tmp: Path, rows=_rows) -> dict[str, list[tuple[list[float], int]]]:
+    """Every set's (features, label) rows; `rows(copilot, tickets)` computes them (scripts
+    that try another feature pass their own)."""
     from copilot.config import Settings
     from copilot.evals.dataset import load_cases, load_suite
     from copilot.evals.suites import suite_copilot
@@ -59,7 +61,7 @@ def collect(tmp: Path) -> dict[str, list[tuple[list[float], int]]]:
     tickets += [(q.question, 0) for q in load_questions(ROOT / "evals/retrieval/out_of_scope.yaml")]
     tickets += [(c.ticket, int(not c.must_escalate)) for c in load_cases(ROOT / "evals/cases.yaml")
                 if c.kind not in ("angry", "injection")]
-    sets["sample"] = _rows(base, tickets)
+    sets["sample"] = rows(base, tickets)
     print(f"sample: {len(sets['sample'])} tickets", file=sys.stderr)
     for path in sorted((ROOT / "evals/cold").glob("*/cases.yaml")):
         suite = load_suite(path)
@@ -67,7 +69,7 @@ def collect(tmp: Path) -> dict[str, list[tuple[list[float], int]]]:
             print(f"{suite.name}: skipped (no knowledge folder here)", file=sys.stderr)
             continue
         with suite_copilot(base, suite) as c:
-            sets[suite.name] = _rows(c, [(x.ticket, int(not x.must_escalate)) for x in suite.cases
+            sets[suite.name] = rows(c, [(x.ticket, int(not x.must_escalate)) for x in suite.cases
                                          if x.kind not in ("angry", "injection")])
         print(f"{suite.name}: {len(sets[suite.name])} tickets", file=sys.stderr)
     return sets
@@ -78,6 +80,18 @@ def _fit(X, y):
 
     # balanced: far fewer out-of-scope tickets than answerable ones in every set
     return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(X, y)
+
+
+def held_out(sets, columns: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each set's (predictions, labels) from a model fitted on the other sets, on the first
+    `columns` features (all by default)."""
+    held = {}
+    for name in sets:
+        train = [r for n, rows in sets.items() if n != name for r in rows]
+        lr = _fit(np.array([r[0][:columns] for r in train]), np.array([r[1] for r in train]))
+        X, y = np.array([r[0][:columns] for r in sets[name]]), np.array([r[1] for r in sets[name]])
+        held[name] = (lr.predict_proba(X)[:, 1], y)
+    return held
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 5) -> list[tuple[str, int, float, float]]:
@@ -114,12 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             import json
 
             args.cache.write_text(json.dumps(sets))
-    held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name in sets:
-        train = [r for n, rows in sets.items() if n != name for r in rows]
-        lr = _fit(np.array([r[0] for r in train]), np.array([r[1] for r in train]))
-        X, y = np.array([r[0] for r in sets[name]]), np.array([r[1] for r in sets[name]])
-        held[name] = (lr.predict_proba(X)[:, 1], y)
+    held = held_out(sets)
     allrows = [r for rows in sets.values() for r in rows]
     lr = _fit(np.array([r[0] for r in allrows]), np.array([r[1] for r in allrows]))
     w = tuple(round(float(v), 4) for v in lr.coef_[0])

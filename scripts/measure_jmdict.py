@@ -119,12 +119,9 @@ def collect(lex) -> dict[str, list[tuple[list[float], int]]]:
     """fit_confidence's rows with the dictionary feature appended (0 for a ticket that is not
     cross-lingual)."""
     from copilot.drafting.confidence import FEATURES
-
-    original = fc._rows
+    from copilot.safety import escalation_triggers, is_angry
 
     def rows(copilot, tickets):
-        from copilot.safety import escalation_triggers, is_angry
-
         vocab = copilot.retriever.snapshot().stated.vocabulary()
         out = []
         for text, label in tickets:
@@ -136,12 +133,8 @@ def collect(lex) -> dict[str, list[tuple[list[float], int]]]:
             out.append(([f[n] for n in FEATURES] + [extra], label))
         return out
 
-    fc._rows = rows
-    try:
-        with tempfile.TemporaryDirectory(prefix="measure-jmdict-") as tmp:
-            return fc.collect(Path(tmp))
-    finally:
-        fc._rows = original
+    with tempfile.TemporaryDirectory(prefix="measure-jmdict-") as tmp:
+        return fc.collect(Path(tmp), rows)
 
 
 def judge(sets, columns: int, min_answered: float) -> tuple[float, float, float]:
@@ -149,11 +142,7 @@ def judge(sets, columns: int, min_answered: float) -> tuple[float, float, float]
     `min_answered` of the answerable cold tickets."""
     from sklearn.metrics import roc_auc_score
 
-    held = {}
-    for name in sets:
-        train = [r for n, rows in sets.items() if n != name for r in rows]
-        lr = fc._fit(np.array([r[0][:columns] for r in train]), np.array([r[1] for r in train]))
-        held[name] = (lr.predict_proba(np.array([r[0][:columns] for r in sets[name]]))[:, 1], np.array([r[1] for r in sets[name]]))
+    held = fc.held_out(sets, columns)
     cold = [n for n in held if n != "sample"]
     p = np.concatenate([held[n][0] for n in cold])
     y = np.concatenate([held[n][1] for n in cold])

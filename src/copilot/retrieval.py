@@ -452,7 +452,8 @@ class Retriever:
         pool = pool or max(4 * k, 30)
         qlang = detect_language(query)
         weights = dict(WEIGHTS.get(qlang, {}))
-        if EXACT_CODE.search(query):
+        named = [toks[0] for m in EXACT_CODE.finditer(query) if (toks := lexical_tokens(m.group(0)))]  # codes, as indexed
+        if named:
             weights["lexical"] = weights.get("lexical", 1.0) * EXACT_BOOST
 
         rankings: dict[str, list[tuple[str, float]]] = {}
@@ -476,7 +477,6 @@ class Retriever:
             rankings[key if key not in rankings else f"dense:{name}"] = ranked[:pool]
             lap(f"dense:{name}")
         rankings["lexical"] = snap.lexical.search(lexical_tokens(query), pool, mask=fmask)
-        named = [toks[0] for m in EXACT_CODE.finditer(query) if (toks := lexical_tokens(m.group(0)))]
         if named:
             rankings[EXACT_RANKING] = snap.lexical.search(named, pool, mask=fmask)
         terms = snap.glossary.expand(query) if qlang == "en" and filters.lang != "en" else []
