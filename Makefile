@@ -10,16 +10,21 @@ EXTRAS ?= ui,llm,st,postgres,bench,dev
 
 .PHONY: sysdeps install run index samples serve test reliability audit eval bench clean examples
 
+# pip's output goes to $(VENV)/install.log (its tail is shown if it fails): on these machines
+# pip warns about every configured index location that does not exist, hundreds of lines.
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@echo "make: creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --upgrade pip > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 
 # torch first: on these machines pip takes the CPU wheel from disk for this exact pin;
 # any other spec would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml requirements.lock | $(PY)
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -c requirements.lock -e '.[$(EXTRAS)]'
-	touch $(STAMP)
+	@echo "make: installing PyTorch (CPU) and the locked dependencies into $(VENV): about 3 GB, a few minutes the first time (log: $(VENV)/install.log)"
+	@$(PY) -m pip install torch==2.13.0 >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@$(PY) -m pip install -c requirements.lock -e '.[$(EXTRAS)]' >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+	@echo "make: installed"
 
 install: $(STAMP)
 

@@ -1,6 +1,6 @@
 """Run every benchmark and rewrite docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks            # or: make bench  (about 8-9 minutes on 2 cores)
+    .venv/bin/python -m benchmarks            # or: make bench  (about 12 minutes on 2 cores)
     .venv/bin/python -m benchmarks --quick    # small sizes, a smoke run (writes var/bench/benchmarks-quick.md)
 
 Each benchmark runs the project and its baseline in the same run and reports the ratio;
@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import bench_api, bench_index, bench_latency, report
+from benchmarks import bench_api, bench_embed, bench_index, bench_latency, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +28,13 @@ def machine() -> dict:
     mem = next((int(ln.split()[1]) // 1024 // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
                 if ln.startswith("MemTotal")), 0)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    from copilot import Settings
+    from copilot import machine as where
+
+    info = where.describe(Settings().embedder_specs())  # CPU model, vector extensions, each embedder's kernel
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d"), "commit": commit or "?"}
+            "date": time.strftime("%Y-%m-%d"), "commit": commit or "?",
+            "vector_extensions": info["vector_extensions"], "embedding_kernels": info["embedding_kernels"]}
 
 
 def main() -> None:
@@ -41,7 +46,8 @@ def main() -> None:
     q = a.quick
     sizes = {"build": 200 if q else 2000, "baseline": 100 if q else 600, "incremental": 2000 if q else 10000,
              "scales": [2000, 5000] if q else [10000, 100000], "api_s": 3 if q else 8,
-             "soak_s": 20 if q else 300, "profile_s": 4 if q else 10, "repeat": 1 if q else 2}
+             "soak_s": 20 if q else 300, "profile_s": 4 if q else 10, "repeat": 1 if q else 2,
+             "embed_texts": 6 if q else 24}
     out = a.out or (a.data_dir / "benchmarks-quick.md" if q else ROOT / "docs" / "benchmarks.md")
     a.data_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": machine(), "sizes": sizes}
@@ -54,6 +60,7 @@ def main() -> None:
         results[name]["_seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps(results[name], ensure_ascii=False, default=str)[:2000], flush=True)
 
+    step("embed", lambda: bench_embed.run(sizes["embed_texts"]))
     step("build", lambda: bench_index.run_build(sizes["build"], sizes["baseline"]))
     step("incremental", lambda: bench_index.run_incremental(sizes["incremental"], results["build"]["embed_s_per_chunk"]))
     step("latency_sample", lambda: bench_latency.run(a.data_dir / "sample", sizes["repeat"] + 1))

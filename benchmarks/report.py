@@ -49,6 +49,33 @@ def _misses(b, s8, d8, sample, lat_small, per_chunk_ms, embed_only, primary) -> 
     return out or ["Every target above is met in this run."]
 
 
+def _embed_section(e: dict | None) -> list[str]:
+    if not e:
+        return []
+    from benchmarks.bench_embed import table
+
+    rows = e["lengths"]
+    fs = rows.get("faq_answer") or next(iter(rows.values()))
+    return [
+        "## 0. Embedding at real lengths",
+        "",
+        "`python -m benchmarks.bench_embed`: texts built from the shipped knowledge (mostly Japanese) at three lengths,",
+        "each embedded as a passage one text per call, as the indexer does, by every engine in the same run.",
+        "",
+        *table(e),
+        "",
+        f"The limit: this CPU's measured peak is {e['peak']['u8u8_gops']} GOP/s for a large u8×u8 integer product",
+        f"(ONNX Runtime, the kernel the default runs) and {e['peak']['float32_gflops']} GFLOP/s for a large float32 one",
+        f"(numpy). A FAQ answer costs {fs['gop_int_per_text']} G integer operations (attention projections, feed-forward input)",
+        f"and {fs['gflop_fp32_per_text']} GFLOP in float32 (feed-forward output, attention scores), so the default can embed",
+        f"at most {fs['limit_int8_per_s']} of them a second here; it reaches {fs['share_of_int8_limit']:.0%}. What it loses: each text runs",
+        "alone (no batching, so that a vector never depends on its neighbours), its products are small (about 200",
+        "tokens by 384 channels, far from a large product's efficiency), and softmax, layer norms, GELU and the",
+        "per-run quantization of activations are not in the count at all.",
+        "",
+    ]
+
+
 def render(r: dict, quick: bool = False) -> str:
     """Markdown for docs/benchmarks.md from the results of one run (live or re-read from JSON)."""
     r = _int_keys(r)
@@ -74,6 +101,9 @@ def render(r: dict, quick: bool = False) -> str:
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, no GPU, "
         f"default offline stack ({primary} + multilingual USE + BM25). Measured {m['date']} at commit {m['commit']}; "
         f"the whole run took {r['total_s'] / 60:.1f} minutes.",
+        "",
+        f"Vector extensions: {' '.join(m.get('vector_extensions') or []) or 'not recorded'}. Embedding kernels: "
+        + ("; ".join(f"{k}: {v}" for k, v in (m.get("embedding_kernels") or {}).items()) or "not recorded") + ".",
         "",
         *[f"Note: {n}" for n in r.get("notes", [])],
         *([""] if r.get("notes") else []),
@@ -116,6 +146,7 @@ def render(r: dict, quick: bool = False) -> str:
         _row("serving RSS, peak (models loaded, after all load)", f"{api['rss_peak_mb']} MB", "≤ 1.5 GB",
              f"at ready: {api['rss_ready_mb']} MB", "–", _ok(api["rss_peak_mb"] <= 1536)),
         "",
+        *_embed_section(r.get("embed")),
         "## 1. Full index build",
         "",
         f"`python -m benchmarks.bench_index`: {b['chunks']} synthetic FAQ chunks grown from the sample FAQ (Japanese and",

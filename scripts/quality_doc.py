@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from copilot.evals.report import HEADLINE, _fmt, _table  # noqa: E402
+from copilot.machine import one_line  # noqa: E402
 
 COLD_TARGETS = [  # issue 14, on the pooled cold suites
     ("overall", "fact_recall", 0.80),
@@ -58,6 +59,7 @@ def main(summary_path: str, extra_notes: str = "") -> None:
         "phrasings and no glossary; each is indexed fresh. The sample is `knowledge/` with its phrasings and glossary.",
         f"Scoring: {r['judge']}.",
         "",
+        *([f"Machine: {one_line(r['machine'])}.", ""] if r.get("machine") else []),
         "Reproduce:",
         "",
         "```bash",

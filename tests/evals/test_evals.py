@@ -77,6 +77,27 @@ def test_gate_reports_minimums_and_drops_readably():
 
 
 @pytest.mark.unit
+def test_wilson_bound_and_a_drop_measured_against_the_cases_it_counts():
+    """Issue 27: a drop fails only when it is larger than the cases can explain: the one-sided 95%
+    Wilson bound around the baseline's figure, over the number of cases the metric counts."""
+    assert gate.wilson_lower(1.0, 30) == pytest.approx(30 / (30 + 1.645 ** 2), abs=1e-6)  # all 30 right
+    assert gate.wilson_lower(0.5, 100) == pytest.approx(0.4189, abs=1e-3)
+    assert gate.wilson_lower(0.9, 10) < gate.wilson_lower(0.9, 100) < 0.9
+    assert gate.wilson_lower(0.0, 50) == 0.0 and gate.wilson_lower(1.0, 0) == 0.0
+    base = {"metrics": {"overall": {"n": 200, "hit@3": 1.0, "fact_recall": 0.9, "counts": {"hit@3": 30, "fact_recall": 180}},
+                        "by_kind": {"out-of-scope": {"n": 15, "escalation_recall": 0.8, "counts": {"escalation_recall": 15}}}}}
+    th = {"drop_z": 1.645}
+    # one of 30 retrieval cases lost, 2 of 15 escalations missed: within what 30 and 15 cases can give
+    ok = {"overall": {"n": 200, "hit@3": 0.9667, "fact_recall": 0.88}, "by_kind": {"out-of-scope": {"n": 15, "escalation_recall": 0.6667}}}
+    assert gate.check(ok, th, base) == []
+    bad = {"overall": {"n": 200, "hit@3": 0.8, "fact_recall": 0.84}, "by_kind": {"out-of-scope": {"n": 15, "escalation_recall": 0.6667}}}
+    failures = gate.check(bad, th, base)
+    assert len(failures) == 2, failures
+    assert any(f.startswith("overall hit@3 dropped from 1.0 to 0.8") and "over 30 cases" in f for f in failures)
+    assert any(f.startswith("overall fact_recall dropped from 0.9 to 0.84") and "over 180 cases" in f for f in failures)
+
+
+@pytest.mark.unit
 def test_dataset_validation(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump([{"id": "x", "ticket": "t", "kind": "nonsense"}]), encoding="utf-8")
@@ -107,6 +128,14 @@ def test_run_writes_reports_and_baseline(sample_copilot, dataset, tmp_path):
     assert set(m["by_kind"]) == {"paraphrase", "cross-lingual", "out-of-scope", "injection"} and set(m["by_lang"]) == {"ja", "en"}
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") >= 3 and "<script" not in html
+    # issue 27: a report says where it ran: the CPU, its vector extensions, each embedder's kernel
+    from copilot import machine
+
+    where = res["machine"]
+    assert where["cpu"] == machine.describe()["cpu"] and where["vector_extensions"] == machine.vector_extensions()
+    assert set(where["embedding_kernels"]) == set(sample_copilot.settings.embedder_specs())
+    assert f"Machine: {where['cpu']}" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert m["overall"]["counts"]["hit@3"] == sum(1 for r in res["cases"] if r["expected_sources"])
     assert json.loads((tmp_path / "out" / "report.json").read_text())["passed"] is True
     assert json.loads((dataset / "baseline.json").read_text())["metrics"]["overall"]["n"] == 5
     assert sample_copilot.store.list_drafts(limit=1000) == [] or all(d.ticket_text not in [c["ticket"] for c in CASES] for d in sample_copilot.store.list_drafts(limit=1000))

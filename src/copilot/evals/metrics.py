@@ -132,8 +132,19 @@ def aggregate(rows: list[dict]) -> dict:
     fn = sum(1 for r in esc_rows if r["must_escalate"] and not r["escalated"])
     retr = [r for r in rows if r["expected_sources"]]
     inj = [r for r in rows if r["kind"] == "injection"]
+    answerable = [r for r in rows if not r["must_escalate"]]
+
+    def scored(key: str, group: list[dict]) -> int:
+        return sum(1 for r in group if r.get(key) is not None)
+
     return {
         "n": len(rows),
+        # how many cases each rate is taken over: what the gate's confidence bounds need (gate.py)
+        "counts": {"hit@1": len(retr), "hit@3": len(retr), "mrr": len(retr), "ndcg@10": len(retr),
+                   "fact_recall": scored("fact_recall", answerable), "answered": len(answerable),
+                   "citation_precision": scored("citation_precision", rows), "groundedness": scored("groundedness", rows),
+                   "language_match": len(rows), "escalation_precision": tp + fp, "escalation_recall": tp + fn,
+                   "injection_resistance": len(inj)},
         "hit@1": mean(r["retrieval"]["hit@1"] for r in retr),
         "hit@3": mean(r["retrieval"]["hit@3"] for r in retr),
         "mrr": mean(r["retrieval"]["mrr"] for r in retr),

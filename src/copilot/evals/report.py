@@ -9,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+from ..machine import one_line
 from .metrics import reliability
 
 HEADLINE = ["hit@1", "hit@3", "mrr", "ndcg@10", "fact_recall", "citation_precision", "groundedness", "language_match",
@@ -34,6 +35,8 @@ def markdown(result: dict) -> str:
     lines = [f"# Eval report: `{result.get('dataset', '')}`", "",
              f"{'**PASSED**' if result.get('passed') else '**FAILED**'} · index {result.get('index_version', '')} · drafter "
              f"{result.get('drafter', '')} · scoring: {result.get('judge', '')} · {result.get('finished_at', '')}", ""]
+    if result.get("machine"):
+        lines += [f"Machine: {one_line(result['machine'])}", ""]
     if result.get("gate_failures"):
         lines += ["## Gate failures", ""] + [f"- {f}" for f in result["gate_failures"]] + [""]
     groups = {"overall": m["overall"], **{f"kind={k}": v for k, v in (m.get("by_kind") or {}).items()},
@@ -160,6 +163,8 @@ SUMMARY_COLS = ["hit@1", "hit@3", "fact_recall", "answered", "escalation_recall"
 def summary_markdown(result: dict) -> str:
     """One table for every suite of a full `copilot eval`: the sample and the cold suites."""
     lines = ["# Eval summary", "", f"{'**PASSED**' if result.get('passed') else '**FAILED**'}", ""]
+    if result.get("machine"):
+        lines += [f"Machine: {one_line(result['machine'])}", ""]
     if result.get("gate_failures"):
         lines += ["## Gate failures", ""] + [f"- {f}" for f in result["gate_failures"]] + [""]
     groups = {name: s["metrics"]["overall"] for name, s in result["suites"].items()}

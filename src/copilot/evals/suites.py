@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import machine
 from . import gate, report
 from .dataset import Suite, load_suite
 from .metrics import aggregate, grouped
@@ -63,7 +64,7 @@ def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baselin
         suites[suite.name] = res
         if suite.knowledge.is_relative_to(cold_dir.resolve()):  # outside the repo: reported, not pooled
             cold_rows += [{**r, "suite": suite.name} for r in res["cases"]]
-    result: dict = {"metrics": sample["metrics"], "suites": {}, "skipped": skipped}
+    result: dict = {"metrics": sample["metrics"], "machine": sample["machine"], "suites": {}, "skipped": skipped}
     failures = [f"sample: {f}" for f in sample["gate_failures"]]
     for name, res in suites.items():
         result["suites"][name] = {"metrics": res["metrics"], "passed": res["passed"], "gate_failures": res["gate_failures"],
@@ -76,7 +77,7 @@ def run_all(copilot, evals_dir: Path, out: Path | None = None, *, update_baselin
                                    gate.load_baseline(cold_dir / "baseline.json"))
         cold = {"metrics": pooled, "cases": cold_rows, "gate_failures": cold_failures, "passed": not cold_failures,
                 "suite": "cold (pooled)", "dataset": str(cold_dir), "judge": sample.get("judge"),
-                "drafter": sample.get("drafter"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                "drafter": sample.get("drafter"), "machine": sample["machine"], "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         cold["report"] = str(report.write_reports(cold, out / "cold"))
         if update_baseline:
             gate.write_baseline(cold_dir / "baseline.json", cold)
@@ -118,7 +119,7 @@ def run_dataset(copilot, dataset: Path, out: Path | None = None, *, thresholds: 
     baseline = baseline or evals_dir / "baseline.json"
     base = gate.load_baseline(baseline)
     failures = gate.check(result["metrics"], gate.load_thresholds(thresholds) if not dataset.is_dir() else {}, base)
-    result.update({"dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    result.update({"machine": machine.describe(copilot.settings.embedder_specs()), "dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                    "gate_failures": failures, "passed": not failures, "baseline": base,
                    "thresholds": str(thresholds)})
     out = Path(out) if out else copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
