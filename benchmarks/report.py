@@ -94,7 +94,7 @@ def render(r: dict, quick: bool = False) -> str:
     if quick:
         L += ["**Quick run (small sizes): a smoke test, not the figures of record.**", ""]
     L += [
-        "Written by `make bench` (`.venv/bin/python -m benchmarks`), which runs all six benchmarks and",
+        "Written by `make bench` (`.venv/bin/python -m benchmarks`), which runs all seven benchmarks and",
         "rewrites this file; the raw figures are in `var/bench/results.json`. Every benchmark runs the",
         "project and its baseline in the same run, so read the ratios rather than absolute times.",
         "",

@@ -108,6 +108,10 @@ def main() -> int:
         thresholds = yaml.safe_load(path.read_text(encoding="utf-8"))
         rows = floors(runs, thresholds)
         print(f"\n### {suite} ({path.relative_to(ROOT)}), {len(runs)} runs; cases that differ between runs: {flips(runs) or 'none'}\n")
+        unmet = floors(runs, {"minimums": thresholds.get("requirements") or {}})
+        for r in unmet:
+            if r["lowest"] < r["current"]:
+                print(f"- requirement not met by every run: {r['section']} {r['name'] or ''} {r['metric']} lowest {r['lowest']}")
         print("| scope | metric | cases | measured (each run) | lowest | 95% lower bound | floor | was |")
         print("|---|---|---|---|---|---|---|---|")
         for r in rows:

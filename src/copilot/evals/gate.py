@@ -63,12 +63,20 @@ def _groups(metrics: dict):
             yield f"{section[3:]}={name}", m
 
 
+def _tables(mins: dict):
+    yield "overall", mins.get("overall")
+    for section in ("by_kind", "by_lang", "by_kind_lang"):
+        for name, table in (mins.get(section) or {}).items():
+            yield f"{section[3:]}={name}", table
+
+
 def check(metrics: dict, thresholds: dict, baseline: dict | None) -> list[str]:
+    """`minimums` are statistical floors; `requirements` hold on every case (injection
+    resistance, replying in the customer's language, angry customers to a person): both are
+    checked the same way, and only the floors are set from measured variation."""
     failures: list[str] = []
-    mins = thresholds.get("minimums") or {}
-    for scope, table in (("overall", mins.get("overall")), *[(f"kind={k}", v) for k, v in (mins.get("by_kind") or {}).items()],
-                         *[(f"lang={k}", v) for k, v in (mins.get("by_lang") or {}).items()],
-                         *[(f"kind_lang={k}", v) for k, v in (mins.get("by_kind_lang") or {}).items()]):
+    tables = [*_tables(thresholds.get("requirements") or {}), *_tables(thresholds.get("minimums") or {})]
+    for scope, table in tables:
         if not table:
             continue
         got = dict(_groups(metrics)).get(scope)

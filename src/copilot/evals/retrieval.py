@@ -88,4 +88,5 @@ def evaluate(copilot, questions: list[Question], k: int = 10, thresholds: dict |
         "checks": checks,
         "passed": all(c["ok"] for c in checks),
         "failures": [r for r in rows if not (0 < r["rank"] <= 3)],
+        "ranks": {r["id"]: r["rank"] for r in rows},  # 0: not in the top k; for paired comparisons
     }
