@@ -372,19 +372,19 @@ def _cmd_serve(args, copilot) -> int:
     else:
         key = None
     from .api.ready import announce_when_listening
-
-    announce_when_listening(args.host, args.port, key, ui=not args.no_ui, workers=args.workers)
     if args.workers > 1:
         # each worker builds its own Copilot from the environment (uvicorn imports the factory
         # in every child): pass on what the command line set
         os.environ["COPILOT_DATA_DIR"] = str(copilot.settings.data_dir)
         os.environ["COPILOT_KNOWLEDGE_DIR"] = str(copilot.settings.knowledge_dir)
         os.environ["COPILOT_SERVE_UI"] = "0" if args.no_ui else "1"
+        announce_when_listening(args.host, args.port, key, ui=not args.no_ui, workers=args.workers)
         uvicorn.run("copilot.api.app:worker_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level="warning", access_log=False)
         return EXIT_OK
     copilot.warm_up()  # as each worker does: models loaded, word vectors computed, before the first request
-    copilot.pipeline.warm_in_background()  # the knowledge's sentences, embedded while the first requests are answered
+    warming = copilot.pipeline.warm_in_background()  # the knowledge's sentences, embedded while the first requests are answered
+    announce_when_listening(args.host, args.port, key, ui=not args.no_ui, after=warming)
     app = create_app(copilot)
     if not args.no_ui:
         from .ui import mount

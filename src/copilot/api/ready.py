@@ -35,10 +35,14 @@ def ready_box(host: str, port: int, key: str | None, *, ui: bool = True, workers
 
 
 def announce_when_listening(host: str, port: int, key: str | None, *, ui: bool = True, workers: int = 1,
-                            timeout: float = 600.0) -> threading.Thread:
-    """Print `ready_box` to stderr from a background thread as soon as the port answers."""
+                            timeout: float = 600.0, after: threading.Thread | None = None) -> threading.Thread:
+    """Print `ready_box` to stderr from a background thread as soon as the port answers, and
+    after `after` (the evidence warm-up, whose log line would otherwise follow the box) ends or
+    a minute has passed."""
 
     def wait_then_print() -> None:
+        if after is not None:
+            after.join(timeout=60)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
