@@ -70,7 +70,7 @@ eval: index
 examples: index samples
 	$(PY) scripts/make_examples.py
 
-# all seven benchmarks; rewrites docs/benchmarks.md (about 12 minutes on 2 cores)
+# all seven benchmarks; rewrites docs/benchmarks.md (about 17 minutes on 2 cores)
 bench: install
 	$(PY) -m benchmarks
 

@@ -1,6 +1,6 @@
 """Run every benchmark and rewrite docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks            # or: make bench  (about 12 minutes on 2 cores)
+    .venv/bin/python -m benchmarks            # or: make bench  (about 17 minutes on 2 cores)
     .venv/bin/python -m benchmarks --quick    # small sizes, a smoke run (writes var/bench/benchmarks-quick.md)
 
 Each benchmark runs the project and its baseline in the same run and reports the ratio;

@@ -69,7 +69,7 @@ def _embed_section(e: dict | None) -> list[str]:
         f"(numpy). A FAQ answer costs {fs['gop_int_per_text']} G integer operations (attention projections, feed-forward input)",
         f"and {fs['gflop_fp32_per_text']} GFLOP in float32 (feed-forward output, attention scores), so the default can embed",
         f"at most {fs['limit_int8_per_s']} of them a second here; it reaches {fs['share_of_int8_limit']:.0%}. What it loses: each text runs",
-        "alone (no batching, so that a vector never depends on its neighbours), its products are small (about 200",
+        f"alone (no batching, so that a vector never depends on its neighbours), its products are small (about {fs['tokens_mean']:.0f}",
         "tokens by 384 channels, far from a large product's efficiency), and softmax, layer norms, GELU and the",
         "per-run quantization of activations are not in the count at all.",
         "",
