@@ -23,16 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    mem = next((int(ln.split()[1]) // 1024 // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
-                if ln.startswith("MemTotal")), 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     from copilot import Settings
     from copilot import machine as where
 
     info = where.describe(Settings().embedder_specs())  # CPU model, vector extensions, each embedder's kernel
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "python": platform.python_version(),
+    mem = next((int(ln.split()[1]) // 1024 // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), 0)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"cpu": info["cpu"], "cores": os.cpu_count(), "memory_gb": mem, "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d"), "commit": commit or "?",
             "vector_extensions": info["vector_extensions"], "embedding_kernels": info["embedding_kernels"]}
 

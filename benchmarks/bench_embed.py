@@ -93,7 +93,6 @@ def flops_per_text(tokens: int) -> tuple[float, float]:
 
 def peak_throughput(seconds: float = 2.0) -> dict:
     """GFLOP/s of a large float32 product and GOP/s of a large u8 x u8 integer product here."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
@@ -120,7 +119,6 @@ def peak_throughput(seconds: float = 2.0) -> dict:
         sess.run(None, {"a": au8})
         reps += 1
     u8 = 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
-    del onnx
     return {"float32_gflops": round(f32, 1), "u8u8_gops": round(u8, 1)}
 
 

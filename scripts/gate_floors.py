@@ -78,23 +78,27 @@ def flips(runs: list[dict]) -> dict[str, int]:
 
 
 def rewrite(path: Path, rows: list[dict]) -> None:
-    """Replace each floor's number in the YAML text, keeping comments and layout."""
+    """Replace each floor's number in the YAML text under `minimums:`, keeping comments, layout
+    and the `requirements:` as they are."""
     text = path.read_text(encoding="utf-8").splitlines()
-    section, name = None, None
+    top = section = None
     for i, line in enumerate(text):
+        if re.match(r"^\w+:", line):
+            top, section = line.split(":", 1)[0], None
+            continue
         head = re.match(r"^  (\w+):\s*(#.*)?$", line)
         if head:
-            section, name = head.group(1), None
+            section = head.group(1)
+            continue
+        if top != "minimums":
             continue
         for row in rows:
-            key = row["name"]
             if row["section"] != section:
                 continue
-            pat = rf"(\b{re.escape(row['metric'])}:\s*)([0-9.]+)"
-            if key is None and re.match(rf"^    {re.escape(row['metric'])}:", line):
-                text[i] = re.sub(pat, lambda m, r=row: f"{m.group(1)}{r['floor']:.2f}", line, count=1)
-            elif key is not None and re.match(rf"^    {re.escape(str(key))}:", line):
-                text[i] = re.sub(pat, lambda m, r=row: f"{m.group(1)}{r['floor']:.2f}", text[i], count=1)
+            key = row["metric"] if row["name"] is None else str(row["name"])
+            if re.match(rf"^    {re.escape(key)}:", text[i]):
+                text[i] = re.sub(rf"(\b{re.escape(row['metric'])}:\s*)([0-9.]+)",
+                                 lambda m, r=row: f"{m.group(1)}{r['floor']:.2f}", text[i], count=1)
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 

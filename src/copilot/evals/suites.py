@@ -119,7 +119,8 @@ def run_dataset(copilot, dataset: Path, out: Path | None = None, *, thresholds: 
     baseline = baseline or evals_dir / "baseline.json"
     base = gate.load_baseline(baseline)
     failures = gate.check(result["metrics"], gate.load_thresholds(thresholds) if not dataset.is_dir() else {}, base)
-    result.update({"machine": machine.describe(copilot.settings.embedder_specs()), "dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    result.update({"machine": machine.describe(copilot.settings.embedder_specs()),
+                   "dataset": str(dataset), "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                    "gate_failures": failures, "passed": not failures, "baseline": base,
                    "thresholds": str(thresholds)})
     out = Path(out) if out else copilot.settings.data_dir / "evals" / time.strftime("%Y%m%dT%H%M%S")
