@@ -6,6 +6,11 @@ import shutil
 
 import pytest
 import schemathesis
+# schemathesis loads these lazily, on the first from_asgi call; pytest assertion-rewrites them
+# (schemathesis is a registered plugin) through ast.parse, which late in a full run on Python
+# 3.11.7 twice failed with CPython's spurious "AST constructor recursion depth mismatch"
+# (gh-106905, fixed in 3.11.8). Imported here, at collection, they never were.
+import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 
 from copilot.auth import new_key
